@@ -1,0 +1,83 @@
+"""The version manifest and shard-list contracts (format ``kho.manifest/1``).
+
+A manifest is small and immutable; it points to shard lists (Parquet, at most
+``SHARD_LIST_MAX_ROWS`` rows each) that hold every stored object of the version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+MANIFEST_FORMAT = "kho.manifest/1"
+SHARD_LIST_MAX_ROWS = 50_000
+
+SHARD_LIST_SCHEMA = pa.schema([
+    pa.field("key", pa.string(), nullable=False),
+    pa.field("format", pa.string(), nullable=False),
+    pa.field("modality", pa.string(), nullable=False),
+    pa.field("rows", pa.int64(), nullable=False),
+    pa.field("bytes", pa.int64(), nullable=False),
+    pa.field("sha256", pa.string(), nullable=False),
+    pa.field("pair", pa.string(), nullable=False),
+], metadata={"kho.schema": "shard-list/1"})
+
+
+class ShardListRef(BaseModel):
+    """One shard list object, with enough totals to plan work without opening it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str
+    sha256: str
+    bytes: int
+    shards: int
+    rows: int
+    data_bytes: int
+    merkle_root: str
+    modalities: list[str] = Field(default_factory=list)
+
+
+class SourceSummary(BaseModel):
+    """What one source contributed to the version."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    uri: str = ""
+    inputs: int = 0
+    kept: int = 0
+
+
+class Manifest(BaseModel):
+    """A dataset version. Written last: its presence is the commit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["kho.manifest/1"] = MANIFEST_FORMAT
+    dataset: str
+    version: str
+    parent: str | None = None
+    created_at: datetime
+    code_version: str
+    config_hash: str = ""
+    run_id: str = ""
+    sources: list[SourceSummary] = Field(default_factory=list)
+    stats: dict[str, Any] = Field(default_factory=dict)
+    shard_lists: list[ShardListRef] = Field(default_factory=list)
+    merkle_root: str
+
+    @property
+    def total_shards(self) -> int:
+        return sum(s.shards for s in self.shard_lists)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(s.rows for s in self.shard_lists)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(s.data_bytes for s in self.shard_lists)

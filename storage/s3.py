@@ -1,0 +1,282 @@
+"""An S3-compatible bucket (MinIO in production) as an object store, through the minio SDK.
+
+The endpoint, TLS and region come from the store URI or the environment; credentials come
+only from the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or MINIO_ROOT_USER /
+MINIO_ROOT_PASSWORD) and never appear in URIs, logs or exception messages.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO, TypeVar
+from urllib.parse import parse_qs, urlparse
+
+import urllib3
+from minio import Minio
+from minio.error import InvalidResponseError, S3Error, ServerError
+
+from storage.base import MULTIPART_PART_SIZE, ObjectInfo, ObjectStore, check_key
+from storage.errors import (
+    BucketNotFoundError,
+    ObjectNotFoundError,
+    StoreAuthError,
+    StoreConfigError,
+    TransientStoreError,
+)
+from storage.retry import RetryPolicy, call_with_retry
+
+T = TypeVar("T")
+
+_TRANSIENT_CODES = {
+    "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "OperationAborted",
+    "XMinioServerNotInitialized", "XMinioStorageFull", "RequestTimeTooSkewed",
+}
+_AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying ``exc`` can help: network faults, 5xx, throttling."""
+    if isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, ServerError):
+        return exc.status_code >= 500 or exc.status_code == 0
+    if isinstance(exc, InvalidResponseError):
+        return "code 5" in str(exc) or "503" in str(exc)
+    if isinstance(exc, S3Error):
+        status = getattr(exc.response, "status", 0) or 0
+        return exc.code in _TRANSIENT_CODES or status >= 500
+    return False
+
+
+def _env_first(*names: str) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+class S3Store(ObjectStore):
+    """Objects under ``prefix`` in one bucket of an S3-compatible server."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        bucket: str,
+        prefix: str = "",
+        *,
+        secure: bool = False,
+        region: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        retry: RetryPolicy | None = None,
+        create_bucket: bool = False,
+    ) -> None:
+        access_key = access_key or _env_first("AWS_ACCESS_KEY_ID", "MINIO_ROOT_USER")
+        secret_key = secret_key or _env_first("AWS_SECRET_ACCESS_KEY", "MINIO_ROOT_PASSWORD")
+        if not access_key or not secret_key:
+            raise StoreConfigError(
+                f"no credentials for s3 endpoint {endpoint}: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY in the environment"
+            )
+        self.endpoint, self.bucket, self.secure, self.region = endpoint, bucket, secure, region
+        self.prefix = prefix.strip("/")
+        self.retry = retry or RetryPolicy()
+        scheme = "https" if secure else "http"
+        self.uri = f"s3://{bucket}/{self.prefix}?endpoint={scheme}://{endpoint}".replace("/?", "?")
+        # Our own retry loop owns retries; urllib3 must not retry underneath it.
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=5, read=120),
+            maxsize=32,
+            retries=urllib3.Retry(total=0, connect=0, read=0, redirect=3, status=0),
+        )
+        self._credentials = (access_key, secret_key)
+        self._client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
+                             secure=secure, region=region, http_client=http)
+        if create_bucket:
+            self._ensure_bucket()
+
+    def __reduce__(self):
+        """Pickle without credentials: workers read them from their own environment."""
+        return (_reopen, (self.endpoint, self.bucket, self.prefix, self.secure, self.region,
+                          self.retry))
+
+    # -- helpers -----------------------------------------------------------------------
+    def _name(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _call(self, what: str, key: str, fn: Callable[[], T]) -> T:
+        try:
+            return call_with_retry(fn, is_transient=is_transient, policy=self.retry,
+                                   what=f"{what} s3://{self.bucket}/{key}")
+        except S3Error as exc:
+            raise self._translate(exc, key) from None
+        except Exception as exc:
+            if is_transient(exc):
+                raise TransientStoreError(
+                    f"{what} {key!r} on {self.endpoint} kept failing after "
+                    f"{self.retry.max_attempts} attempts ({type(exc).__name__}); check that the "
+                    "server is up and reachable, then rerun"
+                ) from None
+            raise
+
+    def _translate(self, exc: S3Error, key: str) -> Exception:
+        if exc.code in ("NoSuchKey",):
+            return ObjectNotFoundError(f"no object {key!r} in {self.uri}")
+        if exc.code == "NoSuchBucket":
+            return BucketNotFoundError(
+                f"bucket {self.bucket!r} does not exist on {self.endpoint}: create it "
+                "(e.g. `mc mb`) or pass create_bucket / `kho` --create-bucket"
+            )
+        if exc.code in _AUTH_CODES:
+            return StoreAuthError(
+                f"{self.endpoint} rejected the credentials ({exc.code}): check "
+                "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy"
+            )
+        if is_transient(exc):
+            return TransientStoreError(f"s3 error {exc.code} on {key!r} outlived the retries")
+        return exc
+
+    def _ensure_bucket(self) -> None:
+        def make() -> None:
+            if not self._client.bucket_exists(self.bucket):
+                self._client.make_bucket(self.bucket, location=self.region) if self.region \
+                    else self._client.make_bucket(self.bucket)
+
+        self._call("create bucket", "", make)
+
+    # -- interface ---------------------------------------------------------------------
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        name = self._name(key)
+        self._call("put", key, lambda: self._client.put_object(
+            self.bucket, name, io.BytesIO(data), len(data), content_type=content_type))
+
+    def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
+        name = self._name(key)
+        self._call("upload", key, lambda: self._client.fput_object(
+            self.bucket, name, str(path), content_type=content_type,
+            part_size=MULTIPART_PART_SIZE))
+
+    def get_bytes(self, key: str) -> bytes:
+        name = self._name(key)
+
+        def read() -> bytes:
+            resp = self._client.get_object(self.bucket, name)
+            try:
+                return resp.read()
+            finally:
+                resp.close()
+                resp.release_conn()
+
+        return self._call("get", key, read)
+
+    def open_read(self, key: str) -> BinaryIO:
+        name = self._name(key)
+        resp = self._call("open", key, lambda: self._client.get_object(self.bucket, name))
+        return _ResponseReader(resp)
+
+    def download(self, key: str, path: Path) -> None:
+        name = self._name(key)
+        self._call("download", key, lambda: self._client.fget_object(self.bucket, name, str(path)))
+
+    def stat(self, key: str) -> ObjectInfo:
+        name = self._name(key)
+        st = self._call("stat", key, lambda: self._client.stat_object(self.bucket, name))
+        return ObjectInfo(key, int(st.size or 0), st.last_modified)
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.stat(key)
+        except ObjectNotFoundError:
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        name = self._name(key)
+        self._call("delete", key, lambda: self._client.remove_object(self.bucket, name))
+
+    def url(self, key: str, expires_s: int = 3600) -> str:
+        name = self._name(key)
+        return self._call("presign", key, lambda: self._client.presigned_get_object(
+            self.bucket, name, expires=timedelta(seconds=expires_s)))
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        full = self._name(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
+        cut = len(self.prefix) + 1 if self.prefix else 0
+        objects = self._call("list", prefix, lambda: list(
+            self._client.list_objects(self.bucket, prefix=full, recursive=True)))
+        for obj in objects:
+            yield ObjectInfo(obj.object_name[cut:], int(obj.size or 0), obj.last_modified)
+
+    def list_children(self, prefix: str) -> list[str]:
+        base = prefix.rstrip("/") + "/" if prefix else ""
+        full = (f"{self.prefix}/{base}" if self.prefix else base)
+        objects = self._call("list", prefix, lambda: list(
+            self._client.list_objects(self.bucket, prefix=full, recursive=False)))
+        return sorted(o.object_name[len(full):].rstrip("/") for o in objects)
+
+    def arrow_filesystem(self) -> tuple[object, str]:
+        import pyarrow.fs as pafs
+
+        access, secret = self._credentials
+        fs = pafs.S3FileSystem(access_key=access, secret_key=secret,
+                               endpoint_override=self.endpoint,
+                               scheme="https" if self.secure else "http",
+                               region=self.region or "us-east-1")
+        return fs, f"{self.bucket}/{self.prefix}".rstrip("/")
+
+
+class _ResponseReader(io.RawIOBase):
+    """A file-like view of a streaming GET that returns its connection when closed."""
+
+    def __init__(self, resp) -> None:
+        self._resp = resp
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        data = self._resp.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._resp.close()
+            self._resp.release_conn()
+        super().close()
+
+
+def _reopen(endpoint, bucket, prefix, secure, region, retry) -> S3Store:
+    return S3Store(endpoint, bucket, prefix, secure=secure, region=region, retry=retry)
+
+
+def parse_s3_uri(uri: str, retry: RetryPolicy | None = None, create_bucket: bool = False) -> S3Store:
+    """Open ``s3://bucket[/prefix][?endpoint=http://host:port&region=R]``.
+
+    Without ``endpoint=`` the endpoint comes from KHO_S3_ENDPOINT or AWS_ENDPOINT_URL.
+    """
+    parsed = urlparse(uri)
+    if parsed.username or parsed.password:
+        raise StoreConfigError(
+            "credentials in a store URI are not accepted (they would end up in logs): "
+            "set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY instead"
+        )
+    if not parsed.hostname:
+        raise StoreConfigError(f"s3 store URI {uri!r} names no bucket: use s3://BUCKET/PREFIX")
+    query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+    endpoint = query.get("endpoint") or _env_first("KHO_S3_ENDPOINT", "AWS_ENDPOINT_URL")
+    if not endpoint:
+        raise StoreConfigError(
+            f"no endpoint for {uri!r}: add ?endpoint=http://HOST:PORT or set KHO_S3_ENDPOINT"
+        )
+    ep = urlparse(endpoint if "://" in endpoint else f"http://{endpoint}")
+    secure = ep.scheme == "https"
+    region = query.get("region") or _env_first("AWS_REGION", "AWS_DEFAULT_REGION")
+    return S3Store(ep.netloc, parsed.hostname, parsed.path, secure=secure, region=region,
+                   retry=retry, create_bucket=create_bucket)
