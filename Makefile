@@ -1,0 +1,35 @@
+# Kho: the two commands a fresh machine needs are `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+KHO := $(VENV)/bin/kho
+STORE ?= .kho/store
+
+.PHONY: setup demo test test-fast bench bench-storage bench-text bench-dedup clean
+
+setup:
+	@bash scripts/setup.sh
+
+## Run the main job on the embedded default: sample data in, a verified dataset version out.
+demo: setup
+	$(KHO) demo --store $(STORE)
+
+## Set up and run the whole test suite (what .ci/run calls).
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+bench: bench-storage bench-text bench-dedup
+
+bench-storage: setup
+	$(PY) -m bench.bench_storage
+
+bench-text: setup
+	$(PY) -m bench.bench_text
+
+bench-dedup: setup
+	$(PY) -m bench.bench_dedup
+
+clean:
+	rm -rf .kho demo-out .pytest_cache

@@ -1,0 +1,171 @@
+"""Beam transforms every modality's pipeline shares: read work units into records or
+quarantine, drop exact duplicates, write tables as shards, fold run statistics.
+
+They run unchanged on the FnApiRunner, Flink, Spark or Dataflow: no driver state, work
+keyed and grouped through Beam, models and stores opened once per worker in ``setup``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+
+from pipelines import stats as run_stats
+from pipelines.readers import READERS
+from pipelines.records import quarantine_row
+from storage.base import ObjectStore
+from storage.shards import ParquetShardWriter
+
+log = logging.getLogger(__name__)
+
+RECORDS, QUARANTINE, INPUTS = "records", "quarantine", "inputs"
+
+
+class _ReadUnit(beam.DoFn):
+    """Read one work unit; every outcome is a record or a quarantine row."""
+
+    def __init__(self, store: ObjectStore, progress_dir: str | None) -> None:
+        self.store, self.progress_dir = store, progress_dir
+
+    def process(self, unit: dict[str, Any]):
+        source = unit["source"]
+        reader = READERS[source["format"]]
+        n = 0
+        try:
+            fh = open(unit["path"], "rb") if unit["location"] == "local" else self.store.open_read(unit["path"])
+        except OSError as exc:
+            n += 1
+            yield beam.pvalue.TaggedOutput(QUARANTINE, quarantine_row(
+                source["name"], unit["uri"], "file", exc, f"cannot open {unit['uri']}: {exc}"))
+        else:
+            with fh:
+                kwargs = {"max_line_bytes": source["max_line_bytes"]} if source["format"] == "jsonl" else {}
+                for kind, row in reader(fh, unit["uri"], source, **kwargs):
+                    n += 1
+                    yield beam.pvalue.TaggedOutput(RECORDS if kind == "record" else QUARANTINE, row)
+        yield beam.pvalue.TaggedOutput(INPUTS, {"kind": "input", "source": source["name"], "n": n})
+        if self.progress_dir:
+            Path(self.progress_dir, f"{unit['unit_id']}.done").write_text(str(n))
+
+
+class ReadUnits(beam.PTransform):
+    """Work units -> tagged PCollections ``records``, ``quarantine`` and ``inputs`` (counts)."""
+
+    def __init__(self, store: ObjectStore, progress_dir: str | None = None) -> None:
+        super().__init__()
+        self.store, self.progress_dir = store, progress_dir
+
+    def expand(self, units):
+        return (units
+                | "SpreadUnits" >> beam.Reshuffle()
+                | "Read" >> beam.ParDo(_ReadUnit(self.store, self.progress_dir)).with_outputs(
+                    RECORDS, QUARANTINE, INPUTS))
+
+
+def keep_rule(record: dict[str, Any]) -> tuple[str, str]:
+    """Which of a group of exact duplicates is kept: earliest crawl date, then smallest id
+    (records without a date sort last)."""
+    return (record.get("crawl_date") or "\uffff", record["id"])
+
+
+class _PickFirst(beam.DoFn):
+    def __init__(self, rule: Callable[[dict[str, Any]], Any]) -> None:
+        self.rule = rule
+
+    def process(self, element):
+        _, group = element
+        best = min(group, key=self.rule)  # first pass: grouped values are re-iterable
+        yield best
+        for rec in group:
+            if rec["id"] != best["id"]:
+                yield beam.pvalue.TaggedOutput("duplicates", {**rec, "dup_of": best["id"], "dup_kind": "exact"})
+
+
+class ExactDedup(beam.PTransform):
+    """Group records by ``content_hash``; keep one per group by ``rule``, tag the rest
+    ``duplicates`` with the id they duplicate."""
+
+    def __init__(self, rule: Callable[[dict[str, Any]], Any] = keep_rule) -> None:
+        super().__init__()
+        self.rule = rule
+
+    def expand(self, records):
+        return (records
+                | "KeyByHash" >> beam.Map(lambda r: (r["content_hash"], r))
+                | "GroupByHash" >> beam.GroupByKey()
+                | "KeepOnePerHash" >> beam.ParDo(_PickFirst(self.rule)).with_outputs("duplicates", main="unique"))
+
+
+def bucket_of(record_id: str, buckets: int) -> int:
+    """Deterministic writer bucket of a record."""
+    return int(record_id[:8], 16) % buckets
+
+
+class _WriteBucket(beam.DoFn):
+    def __init__(self, store: ObjectStore, prefix: str, schema: pa.Schema, modality: str,
+                 target_bytes: int, row_group_rows: int, to_row: Callable[[dict], dict]) -> None:
+        self.store, self.prefix, self.schema, self.modality = store, prefix, schema, modality
+        self.target_bytes, self.row_group_rows, self.to_row = target_bytes, row_group_rows, to_row
+
+    def process(self, element):
+        bucket, rows = element
+        writer = ParquetShardWriter(self.store, self.prefix, self.schema, modality=self.modality,
+                                    basename=f"part-{bucket:05d}", target_bytes=self.target_bytes,
+                                    row_group_rows=self.row_group_rows,
+                                    tmp_dir=os.environ.get("KHO_TMP_DIR"))
+        batch: list[dict] = []
+        for row in rows:
+            batch.append(self.to_row(row))
+            if len(batch) >= 1000:
+                writer.write_rows(batch)
+                batch = []
+        writer.write_rows(batch)
+        for info in writer.close():
+            yield info.to_dict()
+
+
+class WriteTable(beam.PTransform):
+    """Write records as Parquet shards under ``prefix``, ``buckets`` writers in parallel;
+    outputs one ShardInfo dict per shard written."""
+
+    def __init__(self, store: ObjectStore, prefix: str, schema: pa.Schema, *, modality: str,
+                 buckets: int, target_bytes: int, row_group_rows: int = 20_000,
+                 to_row: Callable[[dict], dict] | None = None) -> None:
+        super().__init__()
+        self.args = (store, prefix, schema, modality, target_bytes, row_group_rows,
+                     to_row or (lambda r: r))
+        self.buckets = buckets
+
+    def expand(self, records):
+        buckets = self.buckets
+        return (records
+                | "KeyByBucket" >> beam.Map(lambda r: (bucket_of(r["id"], buckets), r))
+                | "GroupByBucket" >> beam.GroupByKey()
+                | "WriteShards" >> beam.ParDo(_WriteBucket(*self.args)))
+
+
+class _StatsFn(beam.CombineFn):
+    def create_accumulator(self):
+        return run_stats.new_stats()
+
+    def add_input(self, acc, event):
+        return run_stats.add_event(acc, event)
+
+    def merge_accumulators(self, accs: Iterable):
+        return run_stats.merge(list(accs))
+
+    def extract_output(self, acc):
+        return run_stats.finish(acc)
+
+
+class RunStats(beam.PTransform):
+    """Fold input counts and outcome events into the run's statistics (one element)."""
+
+    def expand(self, events):
+        return events | "FoldStats" >> beam.CombineGlobally(_StatsFn())

@@ -1,0 +1,100 @@
+"""The ingest configuration: validated data loaded from YAML (see pipelines/configs/sample.yaml).
+
+Unknown keys and bad values are errors that name the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from filters.quality import QualityThresholds
+from schemas.config import load_model
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceConfig(_Strict):
+    """One source: where its inputs are, how to read them, and its license."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    format: Literal["jsonl", "parquet", "warc"]
+    paths: list[str] = Field(min_length=1, description=(
+        "Local files or globs (relative to the config file), or store:KEY / store:PREFIX/ "
+        "for inputs already in the object store."))
+    license: str = "unknown"
+    text_field: str = "text"
+    url_field: str = "url"
+    date_field: str = "date"
+    max_line_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+
+
+class LanguageConfig(_Strict):
+    """Which languages to keep, and what to do with Vietnamese typed without diacritics."""
+
+    keep: list[str] = ["vi"]
+    min_score: float = Field(0.65, ge=0, le=1)
+    no_diacritics: Literal["keep", "reject"] = "keep"
+
+
+class PiiConfig(_Strict):
+    """PII scrubbing: findings are always counted; ``redact`` replaces them with placeholders."""
+
+    redact: bool = True
+
+
+class NearDedupConfig(_Strict):
+    """Near-duplicate removal (MinHash LSH); see docs/dedup.md."""
+
+    enabled: bool = False
+
+
+class DedupConfig(_Strict):
+    """Exact duplicates (hash of the normalized text) are removed; the earliest crawl date,
+    then the smallest id, is kept."""
+
+    exact: bool = True
+    near: NearDedupConfig = NearDedupConfig()
+
+
+class OutputConfig(_Strict):
+    """How kept records and run tables are written."""
+
+    target_shard_bytes: int = Field(512 * 1024 * 1024, ge=1024)
+    row_group_rows: int = Field(20_000, ge=100)
+    write_buckets: int = Field(4, ge=1, le=100_000, description=(
+        "Parallel shard writers; each writes one or more shards of target size."))
+
+
+class IngestConfig(_Strict):
+    """One ingest run of one or more sources into one dataset."""
+
+    dataset: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    store: str | None = Field(None, description="Object store URI; --store / $KHO_STORE win over it.")
+    sources: list[SourceConfig] = Field(min_length=1)
+    language: LanguageConfig = LanguageConfig()
+    quality: QualityThresholds = QualityThresholds()
+    pii: PiiConfig = PiiConfig()
+    dedup: DedupConfig = DedupConfig()
+    output: OutputConfig = OutputConfig()
+    base_dir: Path = Field(Path("."), exclude=True)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        names = [s.name for s in sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        return sources
+
+
+def load_ingest_config(path: str | Path) -> IngestConfig:
+    """Load and validate an ingest config; relative input paths resolve against its folder."""
+    cfg = load_model(IngestConfig, path)
+    cfg.base_dir = Path(path).resolve().parent
+    return cfg

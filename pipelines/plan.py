@@ -1,0 +1,110 @@
+"""Planning an ingest: list each source's inputs, skip what the ledger already holds, and
+turn the rest into deterministic work units.
+
+The ledger has one small object per ingested input, ``ledger/<source>/<uri-hash>.json``,
+checked with a point lookup (never a LIST). An entry counts only if the run that wrote it
+committed a version, so a run killed before its commit leaves nothing that hides inputs
+from the rerun.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import IngestConfig, SourceConfig
+from storage.base import ObjectStore
+from storage.versions import VersionStore
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One input file of one source: the unit of reading, progress and the ledger."""
+
+    unit_id: str
+    source: dict[str, Any]
+    uri: str
+    location: str  # "local" or "store"
+    path: str  # local path or store key
+    size: int
+    fingerprint: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class NoInputsError(ValueError):
+    """A source's paths match no files."""
+
+
+def ledger_key(source: str, uri: str) -> str:
+    return f"ledger/{source}/{hashlib.sha256(uri.encode()).hexdigest()[:32]}.json"
+
+
+def _local_inputs(src: SourceConfig, base: Path) -> list[tuple[str, str, int, str]]:
+    found = []
+    for pattern in src.paths:
+        if pattern.startswith("store:"):
+            continue
+        full = pattern if Path(pattern).is_absolute() else str(base / pattern)
+        matches = sorted(glob.glob(full, recursive=True)) if glob.has_magic(full) else [full]
+        for m in matches:
+            p = Path(m)
+            if not p.is_file():
+                raise NoInputsError(f"source {src.name!r}: input {m} does not exist or is not a file")
+            st = p.stat()
+            found.append((f"file://{p.resolve()}", str(p.resolve()), st.st_size,
+                          f"{st.st_size}:{st.st_mtime_ns}"))
+    return found
+
+
+def _store_inputs(src: SourceConfig, store: ObjectStore) -> list[tuple[str, str, int, str]]:
+    found = []
+    for pattern in src.paths:
+        if not pattern.startswith("store:"):
+            continue
+        key = pattern[len("store:"):]
+        infos = list(store.list(key)) if key.endswith("/") else [store.stat(key)]
+        for info in infos:
+            found.append((f"{store.uri.split('?')[0].rstrip('/')}/{info.key}", info.key, info.size,
+                          f"{info.size}:{info.modified.isoformat()}"))
+    return found
+
+
+def committed_runs(vs: VersionStore, dataset: str) -> set[str]:
+    """Run ids that produced a version of ``dataset``."""
+    return {vs.manifest(f"{dataset}@{v}").run_id for v in vs.versions(dataset)}
+
+
+def plan_units(cfg: IngestConfig, store: ObjectStore) -> tuple[list[WorkUnit], list[str]]:
+    """Work units to ingest, and the URIs skipped because the ledger already holds them."""
+    vs = VersionStore(store)
+    committed = committed_runs(vs, cfg.dataset)
+    units, skipped = [], []
+    for src in cfg.sources:
+        inputs = [("local", *i) for i in _local_inputs(src, cfg.base_dir)]
+        inputs += [("store", *i) for i in _store_inputs(src, store)]
+        if not inputs:
+            raise NoInputsError(f"source {src.name!r}: its paths matched no inputs")
+        for location, uri, path, size, fp in inputs:
+            key = ledger_key(src.name, uri)
+            if store.exists(key):
+                entry = json.loads(store.get_bytes(key))
+                if entry.get("fingerprint") == fp and entry.get("run_id") in committed:
+                    skipped.append(uri)
+                    continue
+            unit_id = hashlib.sha256(f"{src.name}\x00{uri}".encode()).hexdigest()[:16]
+            units.append(WorkUnit(unit_id, src.model_dump(mode="json"), uri, location, path, size, fp))
+    return units, skipped
+
+
+def write_ledger(store: ObjectStore, units: list[dict[str, Any]], dataset: str, run_id: str) -> None:
+    """Record every unit of a run in the ledger (done before the manifest; see module doc)."""
+    for u in units:
+        store.put_bytes(ledger_key(u["source"]["name"], u["uri"]), json.dumps(
+            {"uri": u["uri"], "fingerprint": u["fingerprint"], "run_id": run_id,
+             "dataset": dataset}).encode(), "application/json")

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Set up Kho on a bare machine: the Debian tools it needs, then a project venv with every
+# Python dependency. Safe to rerun: it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${VENV:-.venv}"
+PYTHON="${PYTHON:-python3.11}"
+# Debian packages the pipelines and tests call (kept short: every one costs CI time).
+APT_PACKAGES="${APT_PACKAGES:-}"
+
+missing=()
+for pkg in $APT_PACKAGES; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  echo "setup: $PYTHON not found; Kho needs Python 3.11" >&2
+  exit 1
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+fi
+stamp="$VENV/.kho-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing Kho and its dependencies into $VENV (about 2 minutes on a bare machine)"
+  "$VENV/bin/pip" install -q -e '.[all]'
+  touch "$stamp"
+fi
+echo "setup: ready ($("$VENV/bin/python" --version), $("$VENV/bin/kho" --help >/dev/null && echo 'kho installed'))"
