@@ -1,0 +1,510 @@
+"""Near-duplicate removal in Beam: LSH buckets -> candidate edges -> connected components.
+
+Everything is keyed and grouped, never collected on one worker, so the same graph runs on the
+FnApiRunner and on Flink/Spark/Dataflow at 100 PB:
+
+1. ``EmitBuckets``: each item (any modality: an id, bucket keys, a priority, optionally a
+   MinHash signature) goes to its LSH buckets; published records come from the dedup index.
+2. ``GroupBuckets`` + ``BucketEdges``: each bucket becomes a *star* around its best member
+   (O(n) edges, never O(n^2) pairs), optionally verified by the signatures' estimated Jaccard.
+   Buckets over ``max_bucket_size`` are streamed twice (find the best, then emit) instead of
+   being materialized.
+3. ``ConnectedComponents``: alternating large-star / small-star (Kiveris et al., 2014), one
+   GroupByKey per half-round, unrolled ``cc_rounds`` times in the pipeline graph. Nodes are
+   ordered by (published first, priority, id), so a converged component is a star around its
+   representative: the published record if any, else the best priority.
+4. ``Resolve``: every non-representative gets (duplicate_id, kept_id). A node whose label is not
+   itself a root (the graph had not converged) is left kept: the component stays split, which
+   keeps a duplicate but never drops a unique record. A counter reports it.
+
+The published-record index (``index/<dataset>/``) is Parquet of (partition, band, band_hash, id)
+sorted by band_hash, found through ``index/<dataset>/manifest.json`` (no LIST). See docs/dedup.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.metrics import Metrics
+
+from filters.minhash import MinHashConfig, MinHasher, signature_from_bytes, signature_to_bytes
+from storage.base import ObjectStore
+from storage.errors import ObjectNotFoundError
+from storage.shards import json_bytes
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "kho_dedup"
+#: Nodes sort first by this flag: published records (0) always beat new ones (1).
+PUBLISHED, NEW = 0, 1
+INDEX_VERSION = 1
+INDEX_SCHEMA = pa.schema([("partition", pa.int32()), ("band", pa.int16()),
+                          ("band_hash", pa.int64()), ("id", pa.string())])
+
+
+class DedupItem(NamedTuple):
+    """One record as the clustering sees it, whatever its modality.
+
+    ``bucket_keys``: 64-bit LSH bucket keys (for text, MinHash band hashes with the band mixed
+    in). ``priority``: lower is better, e.g. ``(-quality, crawl_date, id)``; all items of a run
+    must have mutually comparable priorities. ``signature``: optional bytes used to verify
+    candidate pairs (MinHash uint32 values; ``None`` skips verification for this item).
+    """
+
+    id: str
+    bucket_keys: tuple[int, ...]
+    priority: tuple = ()
+    signature: bytes | None = None
+
+
+Node = tuple  # (flag, priority, id): ordered, hashable, deterministic to encode
+
+
+def item_node(item: DedupItem) -> Node:
+    """The graph node of a new item: ordered after every published record."""
+    return (NEW, tuple(item.priority), item.id)
+
+
+def published_node(record_id: str) -> Node:
+    """The graph node of a published record: it wins any component it is in."""
+    return (PUBLISHED, (), record_id)
+
+
+def text_dedup_item(record_id: str, text: str, hasher: MinHasher, priority: tuple = ()) -> DedupItem:
+    """A text record's DedupItem (signature + band hashes) under ``hasher``."""
+    sig, keys = hasher.text_bands(text)
+    return DedupItem(record_id, tuple(keys), tuple(priority), signature_to_bytes(sig))
+
+
+# ---------------------------------------------------------------------------- buckets -> edges
+
+
+def _emit_buckets(item: DedupItem) -> Iterator[tuple[int, tuple[Node, bytes | None]]]:
+    node = item_node(item)
+    for key in dict.fromkeys(item.bucket_keys):  # unique, order kept
+        yield key, (node, item.signature)
+
+
+def _verified(head_sig: bytes | None, others: list[bytes | None], threshold: float) -> np.ndarray:
+    """Which of ``others`` pass the estimated-Jaccard check against ``head_sig`` (a missing
+    signature on either side passes: the bucket collision is the only evidence)."""
+    ok = np.ones(len(others), dtype=bool)
+    if head_sig is None:
+        return ok
+    head = signature_from_bytes(head_sig)
+    idx = [i for i, s in enumerate(others) if s is not None and len(s) == len(head_sig)]
+    if idx:
+        mat = np.frombuffer(b"".join(others[i] for i in idx), dtype="<u4").reshape(len(idx), head.size)
+        est = (mat == head[None, :]).mean(axis=1)
+        ok[idx] = est >= threshold
+    return ok
+
+
+class BucketEdges(beam.DoFn):
+    """One LSH bucket -> candidate edges (member, leader) with leader < member.
+
+    Small buckets: greedy leader clustering in priority order, i.e. a star around the best
+    member; with ``verify_pairs``, members that fail the check against that leader form the
+    next star around the best of them, and so on (no O(n^2) pairs are ever emitted). Oversized
+    buckets are streamed in two passes over the grouped iterable: find the best member, then
+    connect (verified) members to it; members that fail stay unconnected *through this
+    bucket* (they have ``bands - 1`` other chances).
+    """
+
+    def __init__(self, cfg: MinHashConfig) -> None:
+        self.cfg = cfg
+        self.buckets = Metrics.counter(NAMESPACE, "buckets_with_candidates")
+        self.oversized = Metrics.counter(NAMESPACE, "oversized_buckets")
+        self.rejected = Metrics.counter(NAMESPACE, "edges_rejected_by_verification")
+
+    def process(self, element: tuple[int, Iterable[tuple[Node, bytes | None]]]) -> Iterator[tuple[Node, Node]]:
+        _, members = element
+        small: list[tuple[Node, bytes | None]] = []
+        for m in members:
+            small.append(m)
+            if len(small) > self.cfg.max_bucket_size:
+                self.oversized.inc()
+                yield from self._stream(members)
+                return
+        if len(small) < 2 or all(node[0] == PUBLISHED for node, _ in small):
+            return
+        self.buckets.inc()
+        yield from self._stars(small)
+
+    def _stars(self, members: list[tuple[Node, bytes | None]]) -> Iterator[tuple[Node, Node]]:
+        rest = sorted(dict(members).items())  # one entry per node, best first
+        while len(rest) > 1:
+            (head, head_sig), others = rest[0], rest[1:]
+            ok = (_verified(head_sig, [s for _, s in others], self.cfg.jaccard_threshold)
+                  if self.cfg.verify_pairs else np.ones(len(others), dtype=bool))
+            for (node, _), good in zip(others, ok):
+                if good and not (node[0] == PUBLISHED and head[0] == PUBLISHED):
+                    yield node, head
+            self.rejected.inc(int((~ok).sum()))
+            rest = [o for o, good in zip(others, ok) if not good]
+
+    def _stream(self, members: Iterable[tuple[Node, bytes | None]]) -> Iterator[tuple[Node, Node]]:
+        head, head_sig = min(members, key=lambda m: m[0])
+        for node, sig in members:  # GBK values are re-iterable; nothing is materialized
+            if node == head or (node[0] == PUBLISHED and head[0] == PUBLISHED):
+                continue
+            if self.cfg.verify_pairs and not _verified(head_sig, [sig], self.cfg.jaccard_threshold)[0]:
+                self.rejected.inc()
+                continue
+            yield node, head
+
+
+class CandidateEdges(beam.PTransform):
+    """DedupItems (+ published (bucket_key, id) pairs) -> candidate edges (node, node)."""
+
+    def __init__(self, cfg: MinHashConfig, published_index: beam.PCollection | None = None) -> None:
+        super().__init__()
+        self.cfg, self.published_index = cfg, published_index
+
+    def expand(self, items):
+        members = items | "EmitBuckets" >> beam.FlatMap(_emit_buckets)
+        if self.published_index is not None:
+            published = self.published_index | "PublishedBuckets" >> beam.Map(
+                lambda kv: (kv[0], (published_node(kv[1]), None)))
+            members = (members, published) | "WithPublished" >> beam.Flatten()
+        return (members
+                | "GroupBuckets" >> beam.GroupByKey()
+                | "BucketEdges" >> beam.ParDo(BucketEdges(self.cfg)))
+
+
+# ------------------------------------------------------------------- connected components
+
+
+def _both_ways(edge: tuple[Node, Node]) -> Iterator[tuple[Node, Node]]:
+    u, v = edge
+    if u != v:
+        yield u, v
+        yield v, u
+
+
+def _toward_larger(edge: tuple[Node, Node]) -> Iterator[tuple[Node, Node]]:
+    u, v = edge
+    if u != v:
+        yield (u, v) if u > v else (v, u)
+
+
+class _LargeStar(beam.DoFn):
+    """At u: connect every neighbour larger than u to m = min(N(u) + u)."""
+
+    def __init__(self, round_no: int) -> None:
+        self.changes = Metrics.counter(NAMESPACE, f"cc_round_{round_no:02d}_large_changes")
+
+    def process(self, element: tuple[Node, Iterable[Node]]) -> Iterator[tuple[Node, Node]]:
+        u, nbrs = element
+        nbrs = set(nbrs)
+        m = min(min(nbrs), u)
+        larger = [v for v in nbrs if v > u]
+        if m < u and larger:
+            self.changes.inc(len(larger))
+        for v in larger:
+            yield v, m
+
+
+class _SmallStar(beam.DoFn):
+    """At u with its smaller neighbours N: connect N + u to m = min(N)."""
+
+    def __init__(self, round_no: int) -> None:
+        self.changes = Metrics.counter(NAMESPACE, f"cc_round_{round_no:02d}_small_changes")
+
+    def process(self, element: tuple[Node, Iterable[Node]]) -> Iterator[tuple[Node, Node]]:
+        u, smaller = element
+        smaller = set(smaller)
+        m = min(smaller)
+        if len(smaller) > 1:
+            self.changes.inc(len(smaller) - 1)
+        yield u, m
+        for v in smaller:
+            if v != m:
+                yield v, m
+
+
+class ConnectedComponents(beam.PTransform):
+    """Edges (node, node) -> labels (node, label): label = the minimum node of the component
+    once converged (nodes without edges do not appear).
+
+    ``rounds`` alternations of large-star and small-star, each a GroupByKey, unrolled in the
+    graph. Kiveris et al. prove the alternation converges in O(log^2 n) rounds (O(log n)
+    observed; our inputs are bucket stars, so components start with diameter <= 2 per bucket).
+    """
+
+    def __init__(self, rounds: int) -> None:
+        super().__init__()
+        self.rounds = rounds
+
+    def expand(self, edges):
+        for r in range(1, self.rounds + 1):
+            edges = (edges
+                     | f"LargeStarEmit{r}" >> beam.FlatMap(_both_ways)
+                     | f"LargeStarGroup{r}" >> beam.GroupByKey()
+                     | f"LargeStar{r}" >> beam.ParDo(_LargeStar(r))
+                     | f"SmallStarEmit{r}" >> beam.FlatMap(_toward_larger)
+                     | f"SmallStarGroup{r}" >> beam.GroupByKey()
+                     | f"SmallStar{r}" >> beam.ParDo(_SmallStar(r)))
+        return (edges
+                | "LabelEmit" >> beam.FlatMap(lambda e: [(e[0], e[1]), (e[1], e[0]), (e[0], e[0]), (e[1], e[1])])
+                | "Label" >> beam.CombinePerKey(min))
+
+
+class _Resolve(beam.DoFn):
+    """At node x: if x labels itself (a root), its children are its duplicates; otherwise the
+    graph had not converged and its children stay kept (a split component, counted)."""
+
+    def __init__(self) -> None:
+        self.unresolved = Metrics.counter(NAMESPACE, "cc_unresolved_nodes")
+        self.duplicates = Metrics.counter(NAMESPACE, "near_duplicates")
+
+    def process(self, element: tuple[Node, Iterable[tuple[str, Node]]]) -> Iterator[tuple[str, str]]:
+        x, values = element
+        is_root = any(kind == "s" and label == x for kind, label in values)
+        for kind, child in values:  # second pass over the re-iterable group
+            if kind != "c":
+                continue
+            if not is_root:
+                self.unresolved.inc()
+            elif child[0] == NEW:
+                self.duplicates.inc()
+                yield child[-1], x[-1]
+
+
+def _resolve_emit(kv: tuple[Node, Node]) -> Iterator[tuple[Node, tuple[str, Node]]]:
+    node, label = kv
+    yield node, ("s", label)
+    if label != node:
+        yield label, ("c", node)
+
+
+class NearDuplicates(beam.PTransform):
+    """DedupItems -> (duplicate_id, kept_id) for every item that is not its cluster's
+    representative. The representative is a published record if the cluster has one (it is
+    already out), else the item with the lowest ``priority`` (then the smallest id).
+
+    ``published_index``: optional PCollection of (bucket_key, published_id), e.g. from
+    :class:`ReadDedupIndex`. Published ids never appear as duplicates.
+    """
+
+    def __init__(self, config: MinHashConfig, published_index: beam.PCollection | None = None) -> None:
+        super().__init__()
+        self.config, self.published_index = config, published_index
+
+    def expand(self, items):
+        labels = (items
+                  | "CandidateEdges" >> CandidateEdges(self.config, self.published_index)
+                  | "Components" >> ConnectedComponents(self.config.cc_rounds))
+        return (labels
+                | "ResolveEmit" >> beam.FlatMap(_resolve_emit)
+                | "ResolveGroup" >> beam.GroupByKey()
+                | "Resolve" >> beam.ParDo(_Resolve()))
+
+
+class SplitNearDuplicates(beam.PTransform):
+    """Records (dicts with ``id``) + (duplicate_id, kept_id) pairs -> tagged outputs
+    ``unique`` and ``duplicates`` (the record with ``dup_kind="near"`` and ``dup_of``)."""
+
+    def __init__(self, pairs: beam.PCollection) -> None:
+        super().__init__()
+        self.pairs = pairs
+
+    def expand(self, records):
+        keyed = records | "KeyById" >> beam.Map(lambda r: (r["id"], r))
+        return ({"r": keyed, "d": self.pairs}
+                | "JoinPairs" >> beam.CoGroupByKey()
+                | "Split" >> beam.FlatMap(_split_joined).with_outputs("duplicates", main="unique"))
+
+
+def _split_joined(kv: tuple[str, dict[str, list]]) -> Iterator[Any]:
+    _, groups = kv
+    kept_of = list(groups["d"])
+    for rec in groups["r"]:
+        if kept_of:
+            yield beam.pvalue.TaggedOutput("duplicates", {**rec, "dup_kind": "near", "dup_of": kept_of[0]})
+        else:
+            yield rec
+
+
+# ------------------------------------------------------------------------- published index
+
+
+def index_prefix(dataset: str) -> str:
+    """Where a dataset's dedup index lives."""
+    return f"index/{dataset}"
+
+
+def index_manifest_key(dataset: str) -> str:
+    """The object that lists the index shards (read instead of LISTing the prefix)."""
+    return f"{index_prefix(dataset)}/manifest.json"
+
+
+def _config_fingerprint(cfg: MinHashConfig) -> dict[str, Any]:
+    """The settings that must match for bucket keys to be comparable."""
+    return {"ngram": cfg.ngram, "bands": cfg.bands, "rows": cfg.rows, "seed": cfg.seed,
+            "tokenization": cfg.tokenization}
+
+
+def read_index_manifest(store: ObjectStore, dataset: str) -> dict[str, Any] | None:
+    """The index manifest, or None if the dataset has no index yet."""
+    try:
+        return json.loads(store.get_bytes(index_manifest_key(dataset)))
+    except ObjectNotFoundError:
+        return None
+
+
+def partition_of(bucket_key: int, bits: int) -> int:
+    """Index partition of a (signed 64-bit) bucket key: the top ``bits`` of its unsigned bits."""
+    return (int(bucket_key) & 0xFFFFFFFFFFFFFFFF) >> (64 - bits) if bits else 0
+
+
+def _read_shard(store: ObjectStore, key: str, probe: np.ndarray | None) -> Iterator[tuple[int, str]]:
+    """(band_hash, id) rows of one index shard; with ``probe`` (sorted int64), only row groups
+    whose [min, max] band_hash range can hold a probed key are read, then filtered."""
+    with store.open_read(key) as fh:
+        pf = pq.ParquetFile(pa.BufferReader(fh.read()))
+        groups = range(pf.num_row_groups)
+        if probe is not None:
+            col = pf.schema_arrow.get_field_index("band_hash")
+            keep = []
+            for g in groups:
+                st = pf.metadata.row_group(g).column(col).statistics
+                if st is None or not st.has_min_max:
+                    keep.append(g)
+                    continue
+                lo, hi = np.searchsorted(probe, [np.int64(st.min), np.int64(st.max)], side="left")
+                if hi > lo or (hi < probe.size and probe[hi] == np.int64(st.max)):
+                    keep.append(g)
+            groups = keep
+        for g in groups:
+            tbl = pf.read_row_group(g, columns=["band_hash", "id"])
+            hashes = tbl.column("band_hash").to_numpy()
+            ids = tbl.column("id").to_pylist()
+            mask = np.isin(hashes, probe) if probe is not None else np.ones(len(ids), dtype=bool)
+            for i in np.flatnonzero(mask):
+                yield int(hashes[i]), ids[i]
+
+
+class _ProbePartition(beam.DoFn):
+    def __init__(self, store: ObjectStore, shards_by_partition: dict[int, list[str]]) -> None:
+        self.store, self.shards = store, shards_by_partition
+
+    def process(self, element: tuple[int, Iterable[int]]) -> Iterator[tuple[int, str]]:
+        part, keys = element
+        probe = np.unique(np.fromiter(keys, dtype=np.int64))
+        for key in self.shards.get(part, []):
+            yield from _read_shard(self.store, key, probe)
+
+
+class ReadDedupIndex(beam.PTransform):
+    """Published records' (bucket_key, id) from ``index/<dataset>/`` via its manifest.
+
+    Input: the pipeline root (``p | ReadDedupIndex(...)``) reads every shard; or, with
+    ``probe`` (a PCollection of the run's bucket keys), a semi-join: new keys are grouped by
+    index partition and each partition's shards are read only where their row-group ranges
+    can hold a probed key. The index is never shuffled. ``config`` (if given) must match the
+    settings the index was built with.
+    """
+
+    def __init__(self, store: ObjectStore, dataset: str, config: MinHashConfig | None = None,
+                 probe: beam.PCollection | None = None) -> None:
+        super().__init__()
+        self.store, self.dataset, self.config, self.probe = store, dataset, config, probe
+        manifest = read_index_manifest(store, dataset) or {"shards": [], "partition_bits": 0}
+        if config is not None and manifest.get("config") not in (None, _config_fingerprint(config)):
+            raise ValueError(f"dedup index of {dataset!r} was built with {manifest['config']}, "
+                             f"not {_config_fingerprint(config)}")
+        self.bits = int(manifest.get("partition_bits", 0))
+        self.shards: dict[int, list[str]] = {}
+        for s in manifest["shards"]:
+            self.shards.setdefault(int(s["partition"]), []).append(s["key"])
+
+    def expand(self, pbegin):
+        if self.probe is None:
+            keys = sorted(k for ks in self.shards.values() for k in ks)
+            store = self.store
+            return (pbegin
+                    | "IndexShards" >> beam.Create(keys)
+                    | "SpreadShards" >> beam.Reshuffle()
+                    | "ReadShards" >> beam.FlatMap(lambda k: _read_shard(store, k, None)))
+        bits = self.bits
+        return (self.probe
+                | "ProbeByPartition" >> beam.Map(lambda k: (partition_of(k, bits), int(k)))
+                | "GroupProbe" >> beam.GroupByKey()
+                | "ProbePartitions" >> beam.ParDo(_ProbePartition(self.store, self.shards)))
+
+
+class _WritePartition(beam.DoFn):
+    def __init__(self, store: ObjectStore, dataset: str, run_id: str, row_group_rows: int) -> None:
+        self.store, self.dataset, self.run_id, self.rg = store, dataset, run_id, row_group_rows
+
+    def process(self, element: tuple[int, Iterable[tuple[int, int, str]]]) -> Iterator[dict[str, Any]]:
+        part, rows = element
+        rows = sorted(rows, key=lambda r: (r[1], r[2]))
+        table = pa.table({"partition": pa.array([part] * len(rows), pa.int32()),
+                          "band": pa.array([r[0] for r in rows], pa.int16()),
+                          "band_hash": pa.array([r[1] for r in rows], pa.int64()),
+                          "id": pa.array([r[2] for r in rows], pa.string())}, schema=INDEX_SCHEMA)
+        key = f"{index_prefix(self.dataset)}/runs/{self.run_id}/part-{part:05d}.parquet"
+        buf = pa.BufferOutputStream()
+        # Small row groups: a probe reads only the groups whose band_hash range can match.
+        pq.write_table(table, buf, compression="zstd", row_group_size=self.rg)
+        data = buf.getvalue().to_pybytes()
+        self.store.put_bytes(key, data, "application/vnd.apache.parquet")
+        yield {"key": key, "partition": part, "rows": len(rows), "bytes": len(data),
+               "sha256": hashlib.sha256(data).hexdigest(), "run_id": self.run_id}
+
+
+class _UpdateManifest(beam.DoFn):
+    """Append this run's shards to the index manifest (one small object, written last)."""
+
+    def __init__(self, store: ObjectStore, dataset: str, run_id: str, config: MinHashConfig, bits: int) -> None:
+        self.store, self.dataset, self.run_id, self.config, self.bits = store, dataset, run_id, config, bits
+
+    def process(self, shards: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        manifest = read_index_manifest(self.store, self.dataset) or {
+            "version": INDEX_VERSION, "dataset": self.dataset, "config": _config_fingerprint(self.config),
+            "partition_bits": self.bits, "shards": []}
+        if manifest["config"] != _config_fingerprint(self.config) or manifest["partition_bits"] != self.bits:
+            raise ValueError("dedup index settings differ from this run's; rebuild the index")
+        kept = [s for s in manifest["shards"] if s["run_id"] != self.run_id]  # a rerun replaces itself
+        manifest["shards"] = kept + sorted(shards, key=lambda s: s["key"])
+        self.store.put_bytes(index_manifest_key(self.dataset), json_bytes(manifest), "application/json")
+        yield manifest
+
+
+class WriteDedupIndex(beam.PTransform):
+    """Kept DedupItems -> index shards (one per non-empty partition, sorted by band_hash) under
+    ``index/<dataset>/runs/<run_id>/`` and the updated manifest (output: the manifest).
+
+    Call it once the run's version is committed, with the items that were kept.
+    """
+
+    def __init__(self, store: ObjectStore, dataset: str, run_id: str, config: MinHashConfig,
+                 partition_bits: int = 8, row_group_rows: int = 8192) -> None:
+        super().__init__()
+        self.store, self.dataset, self.run_id, self.config = store, dataset, run_id, config
+        self.bits, self.rg = partition_bits, row_group_rows
+
+    def expand(self, items):
+        bits, bands = self.bits, self.config.bands
+
+        def rows(item: DedupItem) -> Iterator[tuple[int, tuple[int, int, str]]]:
+            for band, key in enumerate(item.bucket_keys):
+                yield partition_of(key, bits), (band % bands, int(key), item.id)
+
+        return (items
+                | "IndexRows" >> beam.FlatMap(rows)
+                | "GroupPartitions" >> beam.GroupByKey()
+                | "WritePartitions" >> beam.ParDo(_WritePartition(self.store, self.dataset, self.run_id, self.rg))
+                | "CollectShardList" >> beam.combiners.ToList()
+                | "UpdateManifest" >> beam.ParDo(_UpdateManifest(self.store, self.dataset, self.run_id,
+                                                                 self.config, bits)))
