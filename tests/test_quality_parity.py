@@ -1,0 +1,106 @@
+"""Decision parity: Kho's signals + failed_rules drop a document for a rule group exactly when
+datatrove's own filter (same thresholds, same tokenizer instance) drops it.
+
+Runs on ~300 generated Vietnamese documents plus hand-written edge cases, under two threshold
+sets: Kho's defaults (FineWeb-2 vie_Latn) and datatrove's constructor defaults (which turn on
+the rules FineWeb-2 disabled: paragraph duplicates, short lines, 1% duplicate characters).
+"""
+
+from __future__ import annotations
+
+import pytest
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import get_filter_result
+
+from bench.corpus import generate_vietnamese_corpus
+from filters.quality import (
+    GROUPS,
+    QualityThresholds,
+    compute_signals,
+    datatrove_filter_by_group,
+    failed_rules,
+    tokenize_document,
+)
+from filters.tokenizer import VietnameseWordTokenizer
+
+EDGE_CASES = [
+    "",
+    "\n\n",
+    "   ",
+    "Một dòng.",
+    "Dòng có khoảng trắng cuối.   \nDòng thứ hai cũng vậy.  \n",
+    "Windows\r\nxuống dòng\r\nkiểu CRLF.\r\n",
+    "Dòng một\u2028dòng hai\u2029dòng ba.\x0bdòng bốn\x0cdòng năm\x85dòng sáu.",
+    "Theo Wikipedia, Hà Nội là thủ đô của Việt Nam.[1] Thành phố có lịch sử lâu đời.[2]\n" * 3,
+    "Trang này cần bật javascript để hiển thị nội dung đầy đủ cho bạn đọc.\n"
+    "Chúng tôi dùng cookie theo privacy policy của công ty và các đối tác.",
+    "lorem ipsum ở dòng không có dấu chấm\nCòn đây là một câu hoàn chỉnh có dấu chấm.",
+    "Dòng có ngoặc nhọn { nhưng không có dấu câu\nDòng có { và kết thúc bằng dấu chấm rồi.",
+    "Kết thúc bằng ba chấm nên C4 bỏ dòng này...\nDòng này kết thúc bằng dấu chấm than!",
+    "### ### ### tiêu đề ###\n# # #\n...\n…",
+    "- một\n- hai\n- ba\n• bốn\n  - năm",
+    "\u200b\n\u200b",
+    "Hà Nội " * 80,
+    ("Người dân được hưởng lợi từ chính sách mới của nhà nước và các địa phương trong năm nay. " * 4 + "\n\n") * 3,
+]
+
+FINEWEB2 = QualityThresholds()
+DATATROVE_DEFAULTS = QualityThresholds(
+    min_avg_word_length=3, max_avg_word_length=10, max_non_alpha_words_ratio=0.8,
+    stop_words=["là", "và", "của", "có", "được", "các", "trong", "những"],
+    dup_line_frac=0.3, dup_para_frac=0.3, dup_line_char_frac=0.2, dup_para_char_frac=0.2,
+    top_n_grams={2: 0.2, 3: 0.18, 4: 0.16},
+    dup_n_grams={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10},
+    line_punct_thr=0.12, short_line_thr=0.67, char_duplicates_ratio=0.01, new_line_ratio=0.3,
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> VietnameseWordTokenizer:
+    return VietnameseWordTokenizer()
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    return [d["text"] for d in generate_vietnamese_corpus(300, seed=11)] + EDGE_CASES
+
+
+def _datatrove_outcome(flt, text: str, idx: int) -> tuple[bool, str | None]:
+    return get_filter_result(flt.filter(Document(text=text, id=str(idx))))
+
+
+@pytest.mark.parametrize("thresholds", [FINEWEB2, DATATROVE_DEFAULTS], ids=["fineweb2_vie", "datatrove_defaults"])
+def test_every_group_decides_like_datatrove(thresholds: QualityThresholds, tokenizer, texts) -> None:
+    filters = datatrove_filter_by_group(thresholds, tokenizer)
+    assert set(filters) == set(GROUPS)
+    stopwords = thresholds.resolved_stop_words()
+    mismatches: list[str] = []
+    outcomes = {g: {True: 0, False: 0} for g in GROUPS}
+    for idx, text in enumerate(texts):
+        signals = compute_signals(tokenize_document(text, tokenizer), stopwords, thresholds)
+        failed = failed_rules(signals, thresholds)
+        for group, flt in filters.items():
+            dt_keep, dt_reason = _datatrove_outcome(flt, text, idx)
+            ours = [r.split(":", 1)[1] for r in failed if r.startswith(group + ":")]
+            kho_keep = not ours
+            outcomes[group][kho_keep] += 1
+            if kho_keep != dt_keep:
+                mismatches.append(f"doc {idx} {group}: kho={ours} datatrove={dt_keep, dt_reason} {text[:80]!r}")
+            elif not dt_keep and dt_reason not in ours:
+                mismatches.append(f"doc {idx} {group}: datatrove's reason {dt_reason} not in {ours}")
+    assert not mismatches, "\n".join(mismatches[:20]) + f"\n({len(mismatches)} mismatches)"
+    for group, seen in outcomes.items():
+        assert seen[True] > 0 and seen[False] > 0, f"{group} needs both keep and drop outcomes: {seen}"
+
+
+def test_datatrove_chain_keeps_what_kho_keeps(tokenizer) -> None:
+    """The whole chain (C4 last, as datatrove_filters orders it) keeps exactly Kho's kept docs."""
+    thresholds = FINEWEB2
+    docs = generate_vietnamese_corpus(120, seed=3)
+    filters = list(datatrove_filter_by_group(thresholds, tokenizer).values())
+    stopwords = thresholds.resolved_stop_words()
+    for d in docs:
+        signals = compute_signals(tokenize_document(d["text"], tokenizer), stopwords, thresholds)
+        doc = Document(text=d["text"], id=d["id"])
+        chain_keep = all(get_filter_result(f.filter(doc))[0] for f in filters)
+        assert chain_keep == (not failed_rules(signals, thresholds)), d["id"]
