@@ -65,6 +65,66 @@ def test_tokenizer_matches_underthesea_line_by_line(tokenizer) -> None:
                 assert tokenizer.word_tokenize(line) == word_tokenize(line)
 
 
+JUNK_LINES = [
+    "7◇7★▓¶○_♠††5※_▪8☆1●♠2□░6/|†●3▫|◆§§▓▒░■□▪▫◆◇○●★☆♦♣♠♥¤§¶†‡•※",
+    "▓▒░ ▓▒░ ▓▒░ ▓▒░ ▓▒░ ▓▒░ ▓▒░ ▓▒░",
+    "Giá 1.500.000đ (-20%) +84 912 345 678 :)) <3 :D ok NĐ-CP T.Ư 3x4 v.v... --> => 2147483648 -5",
+    "http://example.com/a?b=1 và test@x.vn ngày 12/3/2024 lúc 10:30 ΟΔΟΣ İstanbul ǅemal ß",
+]
+
+
+def test_fast_crf_equals_underthesea_including_ties() -> None:
+    """The Python-scored CRF gives underthesea's words; near-ties fall back to underthesea_core."""
+    from underthesea import word_tokenize
+
+    fast = VietnameseWordTokenizer(cache_size=0)
+    lines = [line for d in generate_vietnamese_corpus(120, seed=21) for line in d["text"].splitlines()
+             if line.strip()] + JUNK_LINES
+    for line in lines:
+        assert fast.word_tokenize(line) == word_tokenize(line), line
+    assert fast.fast_crf is not None and fast.ties > 0  # the tie path was exercised
+
+
+def test_fast_crf_attributes_equal_underthesea_core(tokenizer) -> None:
+    from filters.tokenizer import _syllables
+
+    featurizer, _ = tokenizer.crf
+    fast = tokenizer.fast_crf
+    for line in JUNK_LINES + ["Bác sĩ Hà Nội", "Một"]:
+        syl = _syllables(line)
+        reference = featurizer.process([[[s] for s in syl]])[0]
+        n = len(syl)
+        for i in range(n):
+            mine = []
+            for lo, hi, templates, _, _, _ in fast.groups:
+                if i + lo < 0:
+                    mine += [p + "BOS" for p, _ in templates]
+                elif i + lo >= n or i + hi >= n:
+                    mine += [p + "EOS" for p, _ in templates]
+                else:
+                    mine += fast.attributes(templates, " ".join(syl[i + lo:i + hi + 1]))
+            assert sorted(mine) == sorted(reference[i])
+
+
+def test_syllables_equal_underthesea_regex_tokenize() -> None:
+    from underthesea.pipeline.word_tokenize.regex_tokenize import tokenize
+
+    from filters.tokenizer import _syllables
+
+    for d in generate_vietnamese_corpus(60, seed=8):
+        for line in d["text"].splitlines() + JUNK_LINES:
+            assert _syllables(line) == tokenize(line)
+
+
+def test_crfsuite_model_reader() -> None:
+    from filters.tokenizer import _model_dir, read_crfsuite_model
+
+    labels, weights, trans = read_crfsuite_model(f"{_model_dir()}/models.bin")
+    assert labels == ["B-W", "I-W"] and len(weights) > 10_000
+    assert len(trans) == 2 and all(len(row) == 2 for row in trans)
+    assert all(len(w) == 2 for w in weights.values())
+
+
 def test_newline_is_a_word_boundary(tokenizer) -> None:
     words = tokenizer.word_tokenize("Hà\nNội")
     assert words == ["Hà", "Nội"]
@@ -87,7 +147,7 @@ def test_memo_is_bounded() -> None:
 def test_tokenizer_pickles_without_model_or_memo(tokenizer) -> None:
     tokenizer.word_tokenize("Xin chào Việt Nam")
     clone = pickle.loads(pickle.dumps(tokenizer))
-    assert clone._crf is None and clone._cache == {}
+    assert clone._crf is None and clone._fast is None and clone._cache == {}
     assert clone.word_tokenize("Xin chào Việt Nam") == tokenizer.word_tokenize("Xin chào Việt Nam")
 
 
@@ -197,3 +257,15 @@ def test_tokenized_once(monkeypatch, tokenizer) -> None:
 def test_filters_package_does_not_import_apache_beam() -> None:
     code = "import sys, filters.quality, filters.tokenizer; assert 'apache_beam' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_repeated_n_gram_chars_equals_datatrove(tokenizer) -> None:
+    from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate
+
+    from filters.quality import repeated_n_gram_chars
+
+    samples = [tokenizer.word_tokenize(d["text"]) for d in generate_vietnamese_corpus(80, seed=13)]
+    samples += [["ab", "c", "a", "bc", "ab", "c"] * 3, [], ["x"] * 12]
+    for words in samples:
+        for n in range(1, 11):
+            assert repeated_n_gram_chars(words, n) == find_all_duplicate(words, n)

@@ -1,9 +1,10 @@
 """Decision parity: Kho's signals + failed_rules drop a document for a rule group exactly when
 datatrove's own filter (same thresholds, same tokenizer instance) drops it.
 
-Runs on ~300 generated Vietnamese documents plus hand-written edge cases, under two threshold
-sets: Kho's defaults (FineWeb-2 vie_Latn) and datatrove's constructor defaults (which turn on
-the rules FineWeb-2 disabled: paragraph duplicates, short lines, 1% duplicate characters).
+Runs on ~300 generated Vietnamese documents plus hand-written edge cases, under three threshold
+sets: Kho's defaults (FineWeb-2 vie_Latn), datatrove's constructor defaults (which turn on
+the rules FineWeb-2 disabled: paragraph duplicates, short lines, 1% duplicate characters), and
+non-default structural C4/FineWeb parameters.
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ DATATROVE_DEFAULTS = QualityThresholds(
     line_punct_thr=0.12, short_line_thr=0.67, char_duplicates_ratio=0.01, new_line_ratio=0.3,
 )
 
+#: non-default structural C4 rules and looser FineWeb/Gopher settings: exercises the
+#: sentence counts computed on demand (lines C4 keeps without terminal punctuation).
+STRUCTURAL_VARIANTS = QualityThresholds(
+    remove_citations=False, filter_no_terminal_punct=False, min_words_per_line=1, max_word_length=15,
+    filter_javascript=False, filter_policy=False, min_num_sentences=8,
+    line_punct_exclude_zero=True, stop_chars=(".", "!", "?", "…"), short_line_length=20, short_line_thr=0.5,
+    stop_words="underthesea", min_stop_words=4, max_doc_words=300,
+)
+
 
 @pytest.fixture(scope="module")
 def tokenizer() -> VietnameseWordTokenizer:
@@ -69,7 +79,8 @@ def _datatrove_outcome(flt, text: str, idx: int) -> tuple[bool, str | None]:
     return get_filter_result(flt.filter(Document(text=text, id=str(idx))))
 
 
-@pytest.mark.parametrize("thresholds", [FINEWEB2, DATATROVE_DEFAULTS], ids=["fineweb2_vie", "datatrove_defaults"])
+@pytest.mark.parametrize("thresholds", [FINEWEB2, DATATROVE_DEFAULTS, STRUCTURAL_VARIANTS],
+                         ids=["fineweb2_vie", "datatrove_defaults", "structural_variants"])
 def test_every_group_decides_like_datatrove(thresholds: QualityThresholds, tokenizer, texts) -> None:
     filters = datatrove_filter_by_group(thresholds, tokenizer)
     assert set(filters) == set(GROUPS)
