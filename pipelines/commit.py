@@ -50,7 +50,8 @@ class CommitRun(beam.DoFn):
         self.report_fn = report_fn
 
     def process(self, _, shards: list[dict], tables: list[tuple[str, dict]], stats: dict,
-                units: list[dict]):
+                units: list[dict], index: list | None = None):
+        # ``index`` is only a dependency: the dedup index of this run is written first.
         check_reconciliation(stats)
         prefix = run_prefix(self.run_id)
         table_index: dict[str, list[dict]] = {}

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from filters.minhash import MinHashConfig
 from filters.quality import QualityThresholds
 from schemas.config import load_model
 
@@ -48,9 +49,12 @@ class PiiConfig(_Strict):
 
 
 class NearDedupConfig(_Strict):
-    """Near-duplicate removal (MinHash LSH); see docs/dedup.md."""
+    """Near-duplicate removal (MinHash LSH, against the run and everything published);
+    see docs/dedup.md. The kept record of a cluster is a published one if any, else the
+    earliest crawl date, then the smallest id."""
 
-    enabled: bool = False
+    enabled: bool = True
+    minhash: MinHashConfig = MinHashConfig()
 
 
 class DedupConfig(_Strict):

@@ -411,11 +411,12 @@ class ReadDedupIndex(beam.PTransform):
     ``probe`` (a PCollection of the run's bucket keys), a semi-join: new keys are grouped by
     index partition and each partition's shards are read only where their row-group ranges
     can hold a probed key. The index is never shuffled. ``config`` (if given) must match the
-    settings the index was built with.
+    settings the index was built with. ``only_runs`` keeps the shards of those runs only
+    (the runs that committed a version), so a crashed run's index shards are ignored.
     """
 
     def __init__(self, store: ObjectStore, dataset: str, config: MinHashConfig | None = None,
-                 probe: beam.PCollection | None = None) -> None:
+                 probe: beam.PCollection | None = None, only_runs: set[str] | None = None) -> None:
         super().__init__()
         self.store, self.dataset, self.config, self.probe = store, dataset, config, probe
         manifest = read_index_manifest(store, dataset) or {"shards": [], "partition_bits": 0}
@@ -425,7 +426,9 @@ class ReadDedupIndex(beam.PTransform):
         self.bits = int(manifest.get("partition_bits", 0))
         self.shards: dict[int, list[str]] = {}
         for s in manifest["shards"]:
-            self.shards.setdefault(int(s["partition"]), []).append(s["key"])
+            # Index shards of a run count only once that run committed a version.
+            if only_runs is None or s["run_id"] in only_runs:
+                self.shards.setdefault(int(s["partition"]), []).append(s["key"])
 
     def expand(self, pbegin):
         if self.probe is None:

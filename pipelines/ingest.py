@@ -23,7 +23,8 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipelines.commit import run_prefix
 from pipelines.config import IngestConfig
-from pipelines.plan import plan_units
+from pipelines.plan import committed_runs, plan_units
+from storage.versions import VersionStore
 from storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def run_ingest(cfg: IngestConfig, store: ObjectStore, beam_args: list[str] | Non
     progress_dir = tempfile.mkdtemp(prefix="kho-progress-") if local and on_progress else None
     p = beam.Pipeline(options=opts)
     build_text_pipeline(p, cfg, store, [u.to_dict() for u in units], run_id, code_version(),
-                        progress_dir)
+                        progress_dir, committed_runs(VersionStore(store), cfg.dataset))
     _run_with_progress(p, progress_dir, len(units), on_progress)
     stats_obj = json.loads(store.get_bytes(f"{run_prefix(run_id)}/stats.json"))
     return IngestResult(run_id, stats_obj.get("version"), stats_obj, skipped,

@@ -9,7 +9,6 @@ Plain generators, no Beam: the pipeline wraps them in a DoFn.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import logging
@@ -42,10 +41,50 @@ class TruncatedInputError(InputError):
     """The compressed stream ended early; records before the cut are kept."""
 
 
+class _GzipStream(io.RawIOBase):
+    """Streaming gzip (multi-member) that hands out every byte decompressed before a
+    truncation, then raises TruncatedInputError; GzipFile would drop its last buffer."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._buf = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> None:
+        while not self._buf and not self._done:
+            raw = self._fh.read(CHUNK)
+            if not raw:
+                self._done = True
+                if not self._d.eof and (self._d.unconsumed_tail or self._started):
+                    raise TruncatedInputError("compressed stream ends before its end marker")
+                return
+            self._started = True
+            data = self._d.decompress(raw)
+            while self._d.eof and self._d.unused_data:  # next gzip member
+                rest = self._d.unused_data
+                self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                data += self._d.decompress(rest)
+            self._buf = data
+
+    _started = False
+
+    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+        self._fill()
+        if n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+
 def open_decompressed(fh: BinaryIO, uri: str) -> BinaryIO:
     """Wrap ``fh`` in the decompressor its name implies (.gz, .zst)."""
     if uri.endswith(".gz"):
-        return gzip.GzipFile(fileobj=fh)  # type: ignore[return-value]
+        return _GzipStream(fh)  # type: ignore[return-value]
     if uri.endswith(".zst"):
         import zstandard
 
@@ -152,7 +191,7 @@ def read_jsonl(fh: BinaryIO, uri: str, source: dict[str, Any],
                               obj.get(source.get("date_field", "date")))
             row["raw_text"] = text
             yield "record", row
-    except (EOFError, OSError, zlib.error, ValueError) as exc:
+    except (TruncatedInputError, EOFError, OSError, zlib.error, ValueError) as exc:
         seen += 1
         yield "quarantine", quarantine_row(
             name, uri, f"line:{lineno + 1}", TruncatedInputError.__name__,

@@ -152,13 +152,55 @@ def outcome_event(outcome: str, rec: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+class TextDedupItems(beam.DoFn):
+    """MinHash bucket keys of a record's text; the hasher is built once per worker."""
+
+    def __init__(self, minhash: dict[str, Any]) -> None:
+        self.minhash = minhash
+
+    def setup(self) -> None:
+        from filters.minhash import MinHashConfig, MinHasher
+
+        self.hasher = MinHasher.from_config(MinHashConfig.model_validate(self.minhash))
+
+    def process(self, rec: dict[str, Any]):
+        from pipelines.dedup import text_dedup_item
+
+        # The stated keep rule: earliest crawl date, then smallest id (published records win).
+        yield text_dedup_item(rec["id"], rec["text"], self.hasher,
+                              priority=(rec.get("crawl_date") or "\uffff", rec["id"]))
+
+
+def add_near_dedup(p: beam.Pipeline, unique, cfg: IngestConfig, store: ObjectStore, run_id: str,
+                   committed: set[str]):
+    """Near-duplicate removal after exact dedup, against the run and the published index.
+
+    Returns (unique, near_duplicates, index_written). The index update of this run is only
+    read by later runs once this run's version is committed (``committed``)."""
+    from pipelines.dedup import NearDuplicates, ReadDedupIndex, SplitNearDuplicates, WriteDedupIndex
+
+    mh = cfg.dedup.near.minhash
+    items = unique | "NearDedupSignatures" >> beam.ParDo(TextDedupItems(mh.model_dump()))
+    probe = items | "ProbeKeys" >> beam.FlatMap(lambda it: it.bucket_keys)
+    published = p | "ReadDedupIndex" >> ReadDedupIndex(store, cfg.dataset, mh, probe=probe, only_runs=committed)
+    pairs = items | "NearDuplicates" >> NearDuplicates(mh, published_index=published)
+    split = unique | "SplitNearDuplicates" >> SplitNearDuplicates(pairs)
+    kept_items = split.unique | "KeptSignatures" >> beam.ParDo(TextDedupItems(mh.model_dump()))
+    index = kept_items | "WriteDedupIndex" >> WriteDedupIndex(store, cfg.dataset, run_id, mh)
+    return split.unique, split.duplicates, index
+
+
 def _dup_row(rec: dict[str, Any]) -> dict[str, Any]:
     return {**rec, "kind": rec.get("dup_kind", "exact")}
 
 
 def build_text_pipeline(p: beam.Pipeline, cfg: IngestConfig, store: ObjectStore, units: list[dict],
-                        run_id: str, code_version: str, progress_dir: str | None = None) -> None:
-    """Add the whole text ingest (through the commit) to pipeline ``p``."""
+                        run_id: str, code_version: str, progress_dir: str | None = None,
+                        committed_runs: set[str] | None = None) -> None:
+    """Add the whole text ingest (through the commit) to pipeline ``p``.
+
+    ``committed_runs``: runs of this dataset that committed a version (planned on the
+    driver); only their dedup-index shards count as published."""
     from pipelines.report import render_report
 
     signal_names, pii_types = _signal_names(), _pii_types()
@@ -176,7 +218,10 @@ def build_text_pipeline(p: beam.Pipeline, cfg: IngestConfig, store: ObjectStore,
         unique, duplicates = dd.unique, dd.duplicates
     else:
         unique, duplicates = keep, p | "NoDuplicates" >> beam.Create([])
-    # Near-duplicate removal plugs in here, after exact dedup (see docs/dedup.md).
+    index_done = None
+    if cfg.dedup.near.enabled:
+        unique, near, index_done = add_near_dedup(p, unique, cfg, store, run_id, committed_runs or set())
+        duplicates = (duplicates, near) | "AllDuplicates" >> beam.Flatten()
     quarantine = (read.quarantine, annotated.quarantine) | "AllQuarantine" >> beam.Flatten()
 
     shards = unique | "WriteKept" >> WriteTable(
@@ -210,4 +255,5 @@ def build_text_pipeline(p: beam.Pipeline, cfg: IngestConfig, store: ObjectStore,
              CommitRun(store, cfg.dataset, run_id, code_version, config_hash(cfg),
                        cfg.model_dump(mode="json"), render_report),
              shards=beam.pvalue.AsList(shards), tables=beam.pvalue.AsList(table_infos),
-             stats=beam.pvalue.AsSingleton(stats), units=beam.pvalue.AsList(unit_pc)))
+             stats=beam.pvalue.AsSingleton(stats), units=beam.pvalue.AsList(unit_pc),
+             index=beam.pvalue.AsList(index_done) if index_done is not None else []))

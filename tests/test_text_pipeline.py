@@ -136,7 +136,8 @@ def test_corrupt_inputs_are_quarantined_and_the_run_goes_on(tmp_path: Path) -> N
     errors = result.stats["quarantined_by_error"]
     assert {"TruncatedInputError", "EmptyInputError", "LineTooLongError"} <= set(errors)
     assert result.stats["sources"]["warc"]["quarantined"] == 2
-    assert result.stats["totals"]["kept"] + result.stats["totals"]["duplicates"] >= 2
+    t = result.stats["totals"]
+    assert t["inputs"] - t["quarantined"] >= 3  # records around the damage went on through the pipeline
 
 
 def test_same_pipeline_runs_against_the_s3_server(s3_server, tmp_path: Path) -> None:
