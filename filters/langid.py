@@ -170,7 +170,10 @@ class LanguageIdentifier:
             return LangResult(lang, prob, None)
         # (almost) no Vietnamese letters: plain Vietnamese typed without marks?
         if lang == "vi":
-            return LangResult("vi", prob, "no_diacritics")
+            # fastText is often unsure of unaccented Vietnamese: take the better of its
+            # probability and the syllable evidence, so it is not dropped as low-score.
+            fraction, n = self.syllable_fraction(line)
+            return LangResult("vi", max(prob, round(fraction * n / (n + 1), 4)), "no_diacritics")
         if prob >= MAX_OTHER_CONFIDENCE:
             return LangResult(lang, prob, None)
         fraction, n = self.syllable_fraction(line)

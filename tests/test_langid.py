@@ -108,3 +108,11 @@ def test_syllable_inventory_holds_unaccented_vietnamese_only() -> None:
 def test_missing_model_raises_actionable_error(tmp_path) -> None:
     with pytest.raises(LanguageModelError, match="model_path"):
         LanguageIdentifier(str(tmp_path / "missing.ftz"))
+
+
+def test_unaccented_vietnamese_that_fasttext_calls_vi_keeps_a_high_score() -> None:
+    from filters.langid import default_identifier
+
+    r = default_identifier().identify("anh oi cho em hoi duong den cho Ben Thanh di the nao vay anh")
+    assert r.lang == "vi" and r.variant == "no_diacritics"
+    assert r.score >= 0.65
