@@ -207,8 +207,10 @@ SAMPLE_CONFIG = Path(__file__).parent / "configs" / "sample.yaml"
 
 def _print_summary(result, store) -> None:
     stats = result.stats
-    table = Table("source", "inputs", "kept", "rejected", "quarantined", "duplicates", "reconciles",
-                  title=f"run {result.run_id} → {stats['dataset']}@{result.version}")
+    table = Table(title=f"run {result.run_id} → {stats['dataset']}@{result.version}")
+    table.add_column("source", no_wrap=True)
+    for name in ("inputs", "kept", "rejected", "quarantined", "duplicates", "reconciles"):
+        table.add_column(name, justify="right")
     for name, r in {**stats["sources"], "TOTAL": stats["totals"]}.items():
         table.add_row(name, f"{r['inputs']:,}", f"{r['kept']:,}", f"{r['rejected']:,}",
                       f"{r['quarantined']:,}", f"{r['duplicates']:,}",

@@ -46,6 +46,10 @@ class PiiConfig(_Strict):
     """PII scrubbing: findings are always counted; ``redact`` replaces them with placeholders."""
 
     redact: bool = True
+    ner_fallback: bool = Field(True, description=(
+        "Run underthesea's CRF NER on sentences whose capitalised words the name cues leave "
+        "unexplained. Catches foreign and cue-less names (name recall 0.98 vs 0.94 on the "
+        "labelled set) at about 40% of the pipeline's CPU time on news-like text."))
 
 
 class NearDedupConfig(_Strict):

@@ -48,6 +48,7 @@ class AnnotateText(beam.DoFn):
         self.language = cfg.language.model_dump()
         self.quality = cfg.quality.model_dump(mode="json")
         self.redact = cfg.pii.redact
+        self.ner_fallback = cfg.pii.ner_fallback
         self.run_id, self.code_version = run_id, code_version
 
     def setup(self) -> None:
@@ -57,7 +58,7 @@ class AnnotateText(beam.DoFn):
 
         self.lid = default_identifier()
         self.scorer = QualityScorer(QualityThresholds.model_validate(self.quality))
-        self.pii = PiiDetector()
+        self.pii = PiiDetector(use_ner=self.ner_fallback)
         self.signal_names = _signal_names()
         self.pii_types = _pii_types()
 

@@ -100,7 +100,7 @@ def test_report_and_version_are_complete(sample_run) -> None:
 def test_rerun_skips_inputs_already_in_the_ledger(sample_run) -> None:
     store, result = sample_run
     again = run_ingest(load_ingest_config(SAMPLE_CONFIG), store)
-    assert again.version is None and len(again.skipped_inputs) == 2
+    assert again.version is None and len(again.skipped_inputs) == 3
     assert VersionStore(store).versions("vi-text-sample") == [result.version]
 
 
@@ -175,3 +175,46 @@ def test_sigkill_mid_run_then_rerun_equals_a_clean_run(tmp_path: Path) -> None:
     subprocess.run(cmd + [str(crashed)], check=True, capture_output=True, timeout=300)
     assert vs.versions("vi-text-sample") == ["v1"]
     assert _records(crashed) == _records(clean)
+
+
+def test_a_document_already_published_is_a_near_duplicate_of_it(sample_run, tmp_path: Path) -> None:
+    """Run 2 brings a lightly edited copy of an article run 1 published: it is dropped as a
+    near duplicate of the published record, through the dataset's dedup index."""
+    store, first = sample_run
+    published = open_dataset(store, "vi-text-sample", first.version).to_table().to_pylist()
+    article = next(r for r in published if r["url"] == "https://tin.example.vn/bai-2")
+    edited = article["text"].replace("Tối qua", "Tối hôm qua", 1)
+    (tmp_path / "later.jsonl").write_text(json.dumps(
+        {"text": edited, "url": "https://copy.example.vn/x", "date": "2026-01-01"}, ensure_ascii=False) + "\n")
+    cfg = tmp_path / "later.yaml"
+    cfg.write_text(f"""
+dataset: vi-text-sample
+sources:
+  - name: later
+    format: jsonl
+    paths: ["{tmp_path}/later.jsonl"]
+""")
+    second = run_ingest(load_ingest_config(cfg), store)
+    assert second.stats["totals"] == {**second.stats["totals"], "inputs": 1, "duplicates": 1, "kept": 0}
+    (dup,) = _table(store, second.stats, "duplicates")
+    assert dup["dup_of"] == article["id"] and dup["kind"] == "near"
+    assert VersionStore(store).manifest("vi-text-sample@latest").parent == first.version
+
+
+def test_inputs_can_come_from_the_object_store(s3_server, tmp_path: Path) -> None:
+    from tests.conftest import make_s3_store
+
+    store = make_s3_store(s3_server)
+    sample = Path(SAMPLE_CONFIG).parent.parent / "sample_data"
+    store.put_file("inputs/news.jsonl.gz", sample / "news.jsonl.gz")
+    cfg = tmp_path / "s3in.yaml"
+    cfg.write_text("""
+dataset: from-store
+sources:
+  - name: news
+    format: jsonl
+    paths: ["store:inputs/"]
+""")
+    result = run_ingest(load_ingest_config(cfg), store)
+    n_news = sum(1 for _ in gzip.open(sample / "news.jsonl.gz"))
+    assert result.stats["sources"]["news"]["inputs"] == n_news and result.stats["totals"]["reconciles"]

@@ -113,8 +113,23 @@ def _news_docs() -> list[dict]:
     return docs
 
 
+LEGACY_TCVN3 = ("Bà con nông dân huyện Tiền Hải đang khẩn trương thu hoạch lúa vụ mùa trước khi bão về. "
+                "Năm nay năng suất đạt khá, nhiều hộ gia đình cho biết giá bán cao hơn năm trước. "
+                "Chính quyền xã đã huy động máy gặt và lực lượng thanh niên hỗ trợ các gia đình neo đơn.")
+
+
+def _tcvn3_as_read_by_a_latin1_tool(text: str) -> str:
+    """How a TCVN3 (ABC) document looks after a tool decoded its bytes as Latin-1."""
+    from filters.legacy_encodings import unicode_to_tcvn3
+
+    return unicode_to_tcvn3(text)
+
+
 def _forum_lines() -> list[str]:
     lines = []
+    lines.append(json.dumps({"id": "legacy-tcvn3", "url": "https://diendan.example.vn/t/legacy",
+                             "date": "2026-09-14", "text": _tcvn3_as_read_by_a_latin1_tool(LEGACY_TCVN3)},
+                            ensure_ascii=False))
     for i, text in enumerate(FORUM):
         lines.append(json.dumps({"id": f"forum-{i}", "url": f"https://diendan.example.vn/t/{i}",
                                  "date": "2026-09-15", "text": text}, ensure_ascii=False))
@@ -127,6 +142,43 @@ def _forum_lines() -> list[str]:
     return lines
 
 
+ARTICLES = [
+    ("https://bao.example.vn/giao-duc/tuyen-sinh", "Tuyển sinh đại học năm nay có nhiều điểm mới",
+     "Bộ Giáo dục và Đào tạo vừa công bố quy chế tuyển sinh đại học năm nay với nhiều điều chỉnh. "
+     "Thí sinh được đăng ký nguyện vọng không giới hạn trên hệ thống trực tuyến và có thể thay đổi trong thời gian quy định. "
+     "Các trường đại học cũng được khuyến khích công bố sớm phương án xét tuyển để học sinh chủ động lựa chọn. "
+     "Nhiều chuyên gia cho rằng việc công khai thông tin sớm sẽ giúp giảm áp lực cho thí sinh và phụ huynh."),
+    ("https://bao.example.vn/kinh-te/xuat-khau", "Xuất khẩu cà phê đạt kỷ lục",
+     "Theo số liệu mới nhất, kim ngạch xuất khẩu cà phê của Việt Nam trong mười tháng đầu năm đã vượt mức cả năm trước. "
+     "Giá cà phê trên thị trường thế giới duy trì ở mức cao giúp người trồng cà phê ở Tây Nguyên có thu nhập tốt. "
+     "Các doanh nghiệp đang đẩy mạnh chế biến sâu để nâng cao giá trị sản phẩm thay vì chỉ xuất khẩu cà phê nhân. "
+     "Ngành nông nghiệp khuyến cáo nông dân không mở rộng diện tích ồ ạt mà tập trung vào chất lượng."),
+]
+
+
+def _write_warc(path: Path) -> None:
+    """A small crawl: two news pages (with menus and footers to strip) and one record whose
+    HTTP header block is broken, which the pipeline quarantines."""
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        for url, title, body in ARTICLES:
+            html = (f"<html><head><title>{title}</title></head><body><nav>Trang chủ | Thời sự | Liên hệ</nav>"
+                    f"<article><h1>{title}</h1><p>{body}</p></article>"
+                    "<footer>© Báo mẫu. Mọi quyền được bảo lưu.</footer></body></html>")
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(html.encode()),
+                                                          http_headers=headers))
+        broken = writer.create_warc_record("https://bao.example.vn/hong", "response",
+                                           payload=io.BytesIO(b"HTTP/1.1 ???\r\nnot a header\r\n\r\n<html></html>"),
+                                           warc_content_type="application/http; msgtype=response")
+        writer.write_record(broken)
+
+
 def main() -> None:
     with gzip.open(HERE / "news.jsonl.gz", "wt", encoding="utf-8") as fh:
         for d in _news_docs():
@@ -134,6 +186,7 @@ def main() -> None:
     data = "\n".join(_forum_lines()).encode("utf-8") + b"\n"
     data += b'{"id": "bad-utf8", "text": "m\xe1\xbb\x99t chu\xff\xfe\xc3 h\xe1\xbb\x8dc"}\n'
     (HERE / "forum.jsonl").write_bytes(data)
+    _write_warc(HERE / "crawl.warc.gz")
 
 
 if __name__ == "__main__":
