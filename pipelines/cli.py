@@ -7,6 +7,7 @@ without either it uses the embedded default, a local directory ``.kho/store``.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -291,7 +292,10 @@ def main() -> None:
     try:
         app()
     except (StoreError, ValueError, RuntimeError) as exc:
+        if os.environ.get("KHO_DEBUG"):
+            raise
         err_console.print(f"[red]error:[/] {exc}")
+        err_console.print("(set KHO_DEBUG=1 for the full traceback)")
         sys.exit(2)
 
 

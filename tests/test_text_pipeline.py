@@ -150,18 +150,41 @@ def test_same_pipeline_runs_against_the_s3_server(s3_server, tmp_path: Path) -> 
     assert verify_version(vs, vs.manifest("vi-text-sample@v1")).ok
 
 
-def _records(store_dir: Path) -> list[tuple[str, str]]:
+def _records(store_dir: Path, dataset: str) -> list[tuple[str, str]]:
     store = LocalStore(store_dir)
-    table = open_dataset(store, "vi-text-sample").to_table(columns=["id", "text"])
+    table = open_dataset(store, dataset).to_table(columns=["id", "text"])
     return sorted(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
+
+
+def _kill_test_config(tmp_path: Path) -> Path:
+    """A corpus big enough that processing, not start-up, dominates the run's time."""
+    from bench.corpus import generate_vietnamese_corpus
+
+    data = tmp_path / "corpus"
+    data.mkdir()
+    docs = generate_vietnamese_corpus(2400, seed=3)
+    for part in range(4):
+        with open(data / f"part-{part}.jsonl", "w", encoding="utf-8") as fh:
+            for d in docs[part::4]:
+                fh.write(json.dumps(d, ensure_ascii=False) + "\n")
+    cfg = tmp_path / "kill.yaml"
+    cfg.write_text(f"""
+dataset: kill-test
+sources:
+  - name: corpus
+    format: jsonl
+    paths: ["{data}/*.jsonl"]
+""")
+    return cfg
 
 
 def test_sigkill_mid_run_then_rerun_equals_a_clean_run(tmp_path: Path) -> None:
     """Kill -9 halfway through (by the clean run's own duration), rerun, compare records."""
+    cfg = _kill_test_config(tmp_path)
+    cmd = [sys.executable, "-m", "pipelines.cli", "ingest", str(cfg), "--store"]
     clean = tmp_path / "clean"
-    cmd = [sys.executable, "-m", "pipelines.cli", "ingest", str(SAMPLE_CONFIG), "--store"]
     t0 = time.monotonic()
-    subprocess.run(cmd + [str(clean)], check=True, capture_output=True, timeout=300)
+    subprocess.run(cmd + [str(clean)], check=True, capture_output=True, timeout=600)
     duration = time.monotonic() - t0
     crashed = tmp_path / "crashed"
     proc = subprocess.Popen(cmd + [str(crashed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -171,10 +194,10 @@ def test_sigkill_mid_run_then_rerun_equals_a_clean_run(tmp_path: Path) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     vs = VersionStore(LocalStore(crashed))
-    assert vs.versions("vi-text-sample") == []  # nothing half-visible
-    subprocess.run(cmd + [str(crashed)], check=True, capture_output=True, timeout=300)
-    assert vs.versions("vi-text-sample") == ["v1"]
-    assert _records(crashed) == _records(clean)
+    assert vs.versions("kill-test") == []  # nothing half-visible
+    subprocess.run(cmd + [str(crashed)], check=True, capture_output=True, timeout=600)
+    assert vs.versions("kill-test") == ["v1"]
+    assert _records(crashed, "kill-test") == _records(clean, "kill-test")
 
 
 def test_a_document_already_published_is_a_near_duplicate_of_it(sample_run, tmp_path: Path) -> None:
