@@ -241,3 +241,21 @@ sources:
     result = run_ingest(load_ingest_config(cfg), store)
     n_news = sum(1 for _ in gzip.open(sample / "news.jsonl.gz"))
     assert result.stats["sources"]["news"]["inputs"] == n_news and result.stats["totals"]["reconciles"]
+
+
+def test_same_pipeline_runs_on_the_portable_runner(tmp_path: Path) -> None:
+    """The portable path Flink and Spark use: Beam's in-process job service, LOOPBACK workers."""
+    from apache_beam.runners.portability.local_job_service import LocalJobServicer
+
+    servicer = LocalJobServicer()
+    port = servicer.start_grpc_server(0)
+    try:
+        store = LocalStore(tmp_path / "store")
+        result = run_ingest(load_ingest_config(SAMPLE_CONFIG), store,
+                            ["--runner=PortableRunner", f"--job_endpoint=localhost:{port}",
+                             "--environment_type=LOOPBACK"])
+    finally:
+        servicer.stop()
+    assert result.stats["totals"]["reconciles"] and result.version == "v1"
+    direct = run_ingest(load_ingest_config(SAMPLE_CONFIG), LocalStore(tmp_path / "direct"))
+    assert _records(tmp_path / "store", "vi-text-sample") == _records(tmp_path / "direct", "vi-text-sample")
