@@ -174,12 +174,22 @@ def decode_bytes(raw: bytes, declared: str | None = None) -> str:
             offset=err.start, encoding=codec) from err
 
 
+def _plausible_vietnamese(text: str, min_share: float = 0.8) -> bool:
+    """Whether most words carrying non-ASCII letters are valid Vietnamese syllables."""
+    words = [w for w in re.findall(r"\w+", text) if not w.isascii()]
+    if len(words) < 3:
+        return False
+    valid = sum(1 for w in words if is_valid_syllable(w.lower()))
+    return valid / len(words) >= min_share
+
+
 def decode_legacy_bytes(raw: bytes) -> str:
-    """Decode a file that may be in a legacy 8-bit Vietnamese encoding (TCVN3 or VNI).
+    """Decode a file that may be in a legacy 8-bit Vietnamese encoding (TCVN3, VNI, CP1258).
 
     UTF-8 first; otherwise the bytes are read as Latin-1 and converted only if
-    :func:`detect_legacy_encoding` recognises them. Anything else raises
-    :class:`TextDecodeError` (quarantine), with the offset of the first invalid UTF-8 byte.
+    :func:`detect_legacy_encoding` recognises TCVN3 or VNI; otherwise as Windows-1258 if
+    that yields Vietnamese syllables. Anything else raises :class:`TextDecodeError`
+    (quarantine), with the offset of the first invalid UTF-8 byte.
     """
     if raw.startswith(_UTF8_BOM):
         raw = raw[len(_UTF8_BOM):]
@@ -192,8 +202,15 @@ def decode_legacy_bytes(raw: bytes) -> str:
     if encoding in ("tcvn3", "vni"):
         log.debug("decoded %d bytes as %s", len(raw), encoding)
         return convert_legacy(text, encoding)
-    raise _utf8_error(raw, utf8_err, hint="nor recognisable as TCVN3 or VNI Vietnamese; declare "
-                                          "the source encoding or convert the file to UTF-8")
+    try:
+        cp1258 = decode_cp1258(raw)
+    except TextDecodeError:
+        cp1258 = ""
+    if cp1258 and _plausible_vietnamese(cp1258):
+        log.debug("decoded %d bytes as cp1258", len(raw))
+        return cp1258
+    raise _utf8_error(raw, utf8_err, hint="nor recognisable as TCVN3, VNI or CP1258 Vietnamese; "
+                                          "declare the source encoding or convert the file to UTF-8")
 
 
 # --------------------------------------------------------------------------------------------

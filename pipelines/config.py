@@ -32,6 +32,10 @@ class SourceConfig(_Strict):
     url_field: str = "url"
     date_field: str = "date"
     max_line_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    encoding: str | None = Field(None, description=(
+        "Byte encoding when it is not UTF-8: a codec name (cp1258, windows-1252, ...), tcvn3 or "
+        "vni, or 'legacy' to detect TCVN3 / VNI / CP1258 per record. Unset: strict UTF-8, and "
+        "invalid bytes go to quarantine."))
 
 
 class LanguageConfig(_Strict):

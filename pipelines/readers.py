@@ -148,10 +148,22 @@ def _provenance(source: dict[str, Any], uri: str, pointer: str, url: str | None,
     }
 
 
+def source_decoder(source: dict[str, Any]):
+    """The bytes -> str function a source's ``encoding`` asks for (strict UTF-8 by default)."""
+    from filters.normalize import decode_bytes, decode_legacy_bytes
+
+    encoding = source.get("encoding")
+    if encoding == "legacy":
+        return decode_legacy_bytes
+    return lambda raw: decode_bytes(raw, declared=encoding)
+
+
 def read_jsonl(fh: BinaryIO, uri: str, source: dict[str, Any],
                max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Outcome]:
     """Records from JSON Lines; each bad line is quarantined on its own."""
-    from filters.normalize import TextDecodeError, decode_bytes
+    from filters.normalize import TextDecodeError
+
+    decode = source_decoder(source)
 
     name = source["name"]
     text_field = source.get("text_field", "text")
@@ -170,8 +182,7 @@ def read_jsonl(fh: BinaryIO, uri: str, source: dict[str, Any],
                 continue
             seen += 1
             try:
-                text_raw = decode_bytes(line)
-                obj = json.loads(text_raw)
+                obj = json.loads(decode(line))
             except TextDecodeError as exc:
                 yield "quarantine", quarantine_row(name, uri, pointer, exc, raw=line)
                 continue
@@ -281,7 +292,7 @@ def read_warc(fh: BinaryIO, uri: str, source: dict[str, Any]) -> Iterator[Outcom
 
 def _warc_record(rec, name: str, uri: str, rid: str, url: str | None, date: str | None,
                  source: dict[str, Any]) -> Iterator[Outcome]:
-    from filters.normalize import TextDecodeError, decode_bytes
+    from filters.normalize import TextDecodeError
 
     if rec.rec_type == "response":
         if rec.http_headers is None or not rec.http_headers.get_statuscode():
@@ -304,7 +315,7 @@ def _warc_record(rec, name: str, uri: str, rid: str, url: str | None, date: str 
     else:
         payload = rec.content_stream().read()
         try:
-            text = decode_bytes(payload)
+            text = source_decoder(source)(payload)
         except TextDecodeError as exc:
             yield "quarantine", quarantine_row(name, uri, rid, exc, raw=payload)
             return

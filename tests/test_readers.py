@@ -109,3 +109,29 @@ def test_warc_extracts_html_and_quarantines_broken_records(tmp_path: Path) -> No
     assert article["pointer"].startswith("<urn:uuid:")
     assert len(quarantine) == expected["quarantine"]
     assert {q["error_class"] for q in quarantine} >= {"UnsupportedContentError"}
+
+
+def _as_cp1258(text: str) -> bytes:
+    """How Windows-1258 stores Vietnamese: shaped base letters plus separate tone marks."""
+    import unicodedata
+
+    tones = "\u0300\u0301\u0303\u0309\u0323"
+    out = []
+    for ch in text:
+        parts = unicodedata.normalize("NFD", ch)
+        base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in tones))
+        out.append(base + "".join(c for c in parts if c in tones))
+    return "".join(out).encode("cp1258")
+
+
+def test_cp1258_source_is_decoded_when_declared_and_when_detected() -> None:
+    text = "Tiếng Việt có dấu được lưu bằng bảng mã Windows 1258 ngày trước"
+    raw = _as_cp1258(json.dumps({"text": text}, ensure_ascii=False))
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    for encoding in ("cp1258", "legacy"):
+        records, quarantine = _collect(read_jsonl(io.BytesIO(raw + b"\n"), "file:///x.jsonl",
+                                                  {**SOURCE, "encoding": encoding}))
+        assert not quarantine and records[0]["raw_text"] == text
+    _, quarantine = _collect(read_jsonl(io.BytesIO(raw + b"\n"), "file:///x.jsonl", SOURCE))
+    assert quarantine[0]["error_class"] == "TextDecodeError"
