@@ -14,6 +14,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.fonttype"] = "none"  # text as text: a far smaller report
 import matplotlib.pyplot as plt  # noqa: E402
 
 FUNNEL = ("read", "decoded", "language", "quality", "unique")
@@ -108,11 +109,11 @@ def render_report(stats: dict[str, Any]) -> str:
     plots = []
     funnel = stats.get("funnel", {})
     plots.append(_bar(list(FUNNEL), [funnel.get(s, 0) for s in FUNNEL], "Records reaching each stage"))
-    reasons = list(stats.get("rejected_by_reason", {}).items())[:15]
+    reasons = sorted(stats.get("rejected_by_reason", {}).items(), key=lambda kv: (-kv[1], kv[0]))[:15]
     if reasons:
         plots.append(_bar([r for r, _ in reasons], [n for _, n in reasons], "Top rejection reasons",
                           COLORS["rejected"], horizontal=True))
-    pii = stats.get("pii_by_type", {})
+    pii = dict(sorted(stats.get("pii_by_type", {}).items(), key=lambda kv: (-kv[1], kv[0])))
     if pii:
         plots.append(_bar(list(pii), list(pii.values()), "PII findings by type (redacted)", "#455a64"))
     min_score = cfg.get("language", {}).get("min_score")
