@@ -54,3 +54,14 @@ def test_missing_file_and_broken_yaml(tmp_path: Path) -> None:
         load_ingest_config(tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_ingest_config(_write(tmp_path, "dataset: [unclosed"))
+
+
+def test_the_readme_config_example_is_valid() -> None:
+    import yaml
+
+    from pipelines.config import IngestConfig
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    example = readme.split("```yaml")[1].split("```")[0]
+    cfg = IngestConfig.model_validate(yaml.safe_load(example))
+    assert cfg.sources[0].encoding == "legacy" and cfg.dedup.near.minhash.bands == 14
