@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable
 from importlib import resources
 
+from filters.legacy_encodings import strip_diacritics
 from filters.pii_address import Gazetteer, load_gazetteer
 from filters.pii_rules import Hit
 from filters.pii_text import CAP_SYL
@@ -65,6 +66,10 @@ _NAME_TAIL = rf"{CAP_SYL}(?: {CAP_SYL}){{0,3}}"
 _SENT_SPLIT = re.compile(r"(?<=[.!?…])\s+|\n+")
 
 
+_VN_LETTER = re.compile("[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]",
+                        re.IGNORECASE)
+
+
 class NameFinder:
     """Finds personal names; holds the compiled rules, word lists and the lazy NER handle."""
 
@@ -91,6 +96,14 @@ class NameFinder:
             r"(?<![\w])(?P<name>(?:" + _alternation(tuple(self.surnames)) + r")(?: " + CAP_SYL + r"){1,3})"
         )
         self._capseq_re = re.compile(r"(?<![\w])" + CAP_SYL + r"(?: " + CAP_SYL + r"){1,4}")
+        # Vietnamese typed without diacritics ("Ong Nguyen Van An"): the CRF NER is trained on
+        # accented text and is skipped there, so unaccented surnames anchor a rule instead.
+        plain = sorted({strip_diacritics(x) for x in self.surnames} - set(self.surnames), key=len, reverse=True)
+        self._plain_surname_re = re.compile(
+            r"(?<![\w])(?P<name>(?:" + "|".join(plain) + r")(?: [A-Z][a-z]{0,6}){1,3})(?![\w])")
+        self._plain_places = frozenset(strip_diacritics(x) for x in self.gaz.provinces | self.gaz.districts)
+        self._plain_not_person = frozenset(strip_diacritics(x) for x in self.not_person)
+        self._plain_block_before = re.compile(strip_diacritics(_BLOCK_BEFORE.pattern))
 
     # ------------------------------------------------------------------ helpers
     def _is_place(self, name: str) -> bool:
@@ -149,6 +162,21 @@ class NameFinder:
             span = self._trim_titles(m.start(), name)
             if span is not None:
                 hits.append(Hit("NAME", span[0], span[1], 1))
+        return hits
+
+    def _plain_surname_hits(self, text: str) -> list[Hit]:
+        """Names typed without diacritics: an unaccented surname and 1-3 capitalised syllables,
+        unless the words (or all but the first) name a province, district or known non-person."""
+        hits: list[Hit] = []
+        for m in self._plain_surname_re.finditer(text):
+            name = m.group("name")
+            words = name.lower().split(" ")
+            if any(" ".join(words[i:j]) in self._plain_places or " ".join(words[i:j]) in self._plain_not_person
+                   for i in range(len(words)) for j in range(i + 2, len(words) + 1)):
+                continue
+            if self._plain_block_before.search(strip_diacritics(text[max(0, m.start() - 25):m.start()].lower())):
+                continue
+            hits.append(Hit("NAME", m.start(), m.end(), 1))
         return hits
 
     # ------------------------------------------------------------------ NER fallback
@@ -210,6 +238,8 @@ class NameFinder:
                 continue
             done.add(sent_start)
             sentence = text[sent_start:sent_end]
+            if not _VN_LETTER.search(sentence):
+                continue  # unaccented: the NER model is unreliable there and costly; see __init__
             for ps, pe in self._run_ner(sentence):
                 a, b = ps + sent_start, pe + sent_start
                 if self._is_place(text[a:b]) or self._has_place(text[a:b]):
@@ -231,7 +261,7 @@ class NameFinder:
     # ------------------------------------------------------------------ entry point
     def find(self, text: str, taken: list[tuple[int, int]] = ()) -> list[Hit]:
         """Name hits in ``text``; ``taken`` are spans already claimed by other detectors."""
-        hits = self._cue_hits(text) + self._surname_hits(text)
+        hits = self._cue_hits(text) + self._surname_hits(text) + self._plain_surname_hits(text)
         if self.use_ner:
             claimed = list(taken) + [(h.start, h.end) for h in hits]
             candidates = self._ner_candidates(text, claimed)

@@ -283,3 +283,19 @@ def test_precision_and_recall_meet_targets(detector: PiiDetector) -> None:
     overall = scores["ALL"]
     assert overall.recall >= 0.95
     assert overall.precision >= 0.95
+
+
+def test_unaccented_names_are_found_by_rules_without_ner() -> None:
+    from filters.pii import PiiDetector
+
+    text = "Ong Nguyen Van An, dai dien don vi, cho biet ket qua kha quan. Benh vien Bach Mai o Ha Noi."
+    names = [f.text for f in PiiDetector(use_ner=True).find_pii(text) if f.type == "NAME"]
+    assert names == ["Nguyen Van An"]
+
+
+def test_ner_is_not_called_on_unaccented_sentences() -> None:
+    from filters.pii import PiiDetector
+
+    detector = PiiDetector(use_ner=True)
+    detector.find_pii("Hom qua Tuan Anh va Minh Chau di cho Ben Thanh mua do cho Tet.")
+    assert detector.ner_calls == 0
