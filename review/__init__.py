@@ -1,0 +1,1 @@
+"""The annotators' review web app (not built yet: see the open issues)."""
