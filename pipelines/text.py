@@ -186,7 +186,11 @@ def add_near_dedup(p: beam.Pipeline, unique, cfg: IngestConfig, store: ObjectSto
     published = p | "ReadDedupIndex" >> ReadDedupIndex(store, cfg.dataset, mh, probe=probe, only_runs=committed)
     pairs = items | "NearDuplicates" >> NearDuplicates(mh, published_index=published)
     split = unique | "SplitNearDuplicates" >> SplitNearDuplicates(pairs)
-    kept_items = split.unique | "KeptSignatures" >> beam.ParDo(TextDedupItems(mh.model_dump()))
+    # The kept records' signatures go to the index: a join on ids, not a second MinHash pass.
+    kept_items = ({"item": items | "ItemsById" >> beam.Map(lambda it: (it.id, it)),
+                   "dup": pairs | "DuplicateIds" >> beam.Map(lambda pair: (pair[0], None))}
+                  | "JoinDuplicateIds" >> beam.CoGroupByKey()
+                  | "KeptItems" >> beam.FlatMap(lambda kv: [] if kv[1]["dup"] else kv[1]["item"]))
     index = kept_items | "WriteDedupIndex" >> WriteDedupIndex(store, cfg.dataset, run_id, mh)
     return split.unique, split.duplicates, index
 
