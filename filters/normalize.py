@@ -111,6 +111,14 @@ def _utf8_error(raw: bytes, err: UnicodeDecodeError, hint: str = "") -> TextDeco
         offset=err.start, encoding="utf-8")
 
 
+def _try_utf8(raw: bytes) -> tuple[str | None, UnicodeDecodeError | None]:
+    """(text, None) if ``raw`` is valid UTF-8, else (None, the decode error)."""
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as err:
+        return None, err
+
+
 def decode_cp1258(raw: bytes) -> str:
     """Decode Windows-1258 bytes; its separate combining tone marks are composed to NFC.
 
@@ -142,12 +150,10 @@ def decode_bytes(raw: bytes, declared: str | None = None) -> str:
     ``declared`` may be any Python codec name, ``cp1258`` (composed to NFC), or ``tcvn3`` /
     ``vni`` (decoded as Latin-1 and converted).
     """
-    if raw.startswith(_UTF8_BOM):
-        raw = raw[len(_UTF8_BOM):]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        utf8_err = err
+    raw = raw.removeprefix(_UTF8_BOM)
+    text, utf8_err = _try_utf8(raw)
+    if text is not None:
+        return text
     if not declared:
         raise _utf8_error(raw, utf8_err)
     name = declared.strip().lower().replace("_", "-")
@@ -191,12 +197,10 @@ def decode_legacy_bytes(raw: bytes) -> str:
     that yields Vietnamese syllables. Anything else raises :class:`TextDecodeError`
     (quarantine), with the offset of the first invalid UTF-8 byte.
     """
-    if raw.startswith(_UTF8_BOM):
-        raw = raw[len(_UTF8_BOM):]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        utf8_err = err
+    raw = raw.removeprefix(_UTF8_BOM)
+    text, utf8_err = _try_utf8(raw)
+    if text is not None:
+        return text
     text = raw.decode("latin-1")
     encoding = detect_legacy_encoding(text)
     if encoding in ("tcvn3", "vni"):
