@@ -78,7 +78,8 @@ def run_ingest(cfg: IngestConfig, store: ObjectStore, beam_args: list[str] | Non
     is called while a local runner works."""
     from pipelines.text import build_text_pipeline
 
-    units, skipped = plan_units(cfg, store)
+    committed = committed_runs(VersionStore(store), cfg.dataset)
+    units, skipped = plan_units(cfg, store, committed)
     run_id = run_id or new_run_id()
     if not units:
         log.info("nothing new to ingest: all %d inputs are in the ledger", len(skipped))
@@ -88,7 +89,7 @@ def run_ingest(cfg: IngestConfig, store: ObjectStore, beam_args: list[str] | Non
     progress_dir = tempfile.mkdtemp(prefix="kho-progress-") if local and on_progress else None
     p = beam.Pipeline(options=opts)
     build_text_pipeline(p, cfg, store, [u.to_dict() for u in units], run_id, code_version(),
-                        progress_dir, committed_runs(VersionStore(store), cfg.dataset))
+                        progress_dir, committed)
     _run_with_progress(p, progress_dir, len(units), on_progress)
     stats_obj = json.loads(store.get_bytes(f"{run_prefix(run_id)}/stats.json"))
     return IngestResult(run_id, stats_obj.get("version"), stats_obj, skipped,

@@ -80,10 +80,13 @@ def committed_runs(vs: VersionStore, dataset: str) -> set[str]:
     return {vs.manifest(f"{dataset}@{v}").run_id for v in vs.versions(dataset)}
 
 
-def plan_units(cfg: IngestConfig, store: ObjectStore) -> tuple[list[WorkUnit], list[str]]:
-    """Work units to ingest, and the URIs skipped because the ledger already holds them."""
-    vs = VersionStore(store)
-    committed = committed_runs(vs, cfg.dataset)
+def plan_units(cfg: IngestConfig, store: ObjectStore,
+               committed: set[str] | None = None) -> tuple[list[WorkUnit], list[str]]:
+    """Work units to ingest, and the URIs skipped because the ledger already holds them.
+
+    ``committed``: the dataset's committed run ids, if the caller already has them."""
+    if committed is None:
+        committed = committed_runs(VersionStore(store), cfg.dataset)
     units, skipped = [], []
     for src in cfg.sources:
         inputs = [("local", *i) for i in _local_inputs(src, cfg.base_dir)]

@@ -260,7 +260,7 @@ class WebDatasetShardWriter:
         finally:
             self._spool.discard()
         table = pa.Table.from_pylist(self._index_rows, schema=self.index_schema)
-        index_info = _write_single_parquet(self.store, index_key, table, self.modality, self.tmp_dir)
+        index_info = _write_single_parquet(self.store, index_key, table, self.tmp_dir)
         self.shards.append(ShardInfo(tar_key, "webdataset", self.modality, len(self._index_rows),
                                      size, digest, pair=index_key))
         self.shards.append(ShardInfo(index_key, "wds-index", self.modality, index_info[0],
@@ -275,7 +275,7 @@ class WebDatasetShardWriter:
         return self.shards
 
 
-def _write_single_parquet(store: ObjectStore, key: str, table: pa.Table, modality: str,
+def _write_single_parquet(store: ObjectStore, key: str, table: pa.Table,
                           tmp_dir: str | None) -> tuple[int, int, str]:
     """Write ``table`` as one Parquet object; return (rows, bytes, sha256)."""
     spool = _SpoolingShard(tmp_dir)
@@ -291,7 +291,7 @@ def _write_single_parquet(store: ObjectStore, key: str, table: pa.Table, modalit
 def write_parquet_object(store: ObjectStore, key: str, table: pa.Table, modality: str = "",
                          tmp_dir: str | None = None) -> ShardInfo:
     """Write one small table (a shard list, a run table) as a single Parquet object."""
-    rows, size, digest = _write_single_parquet(store, key, table, modality, tmp_dir)
+    rows, size, digest = _write_single_parquet(store, key, table, tmp_dir)
     return ShardInfo(key, "parquet", modality, rows, size, digest)
 
 
