@@ -121,14 +121,15 @@ _STREET_FORMS = (
     # 45/6 Nguyễn Trãi (a slash in the house number is enough)
     rf"\d{{1,4}}[A-Za-z]?(?:/\d{{1,4}}[A-Za-z]?){{1,3}}\s+{_NOT_STREET}{CAP_SEQ2}",
 )
-_STREET = re.compile(r"(?<![\w/.,])(?:" + "|".join(f"(?:{f})" for f in _STREET_FORMS) + r")")
+# First-character lookaheads: a house number, "số/nhà/sn" or an alley word starts every form.
+_STREET = re.compile(r"(?=[\dsnhkSNHK])(?<![\w/.,])(?:" + "|".join(f"(?:{f})" for f in _STREET_FORMS) + r")")
 
 # 12 Lê Lợi — a bare number and a street name: accepted only when an administrative part follows.
-_BARE_STREET = re.compile(rf"(?<![\w/.,])\d{{1,4}}[A-Za-z]?\s+{_NOT_STREET}{CAP_SEQ2}")
+_BARE_STREET = re.compile(rf"(?=\d)(?<![\w/.,])\d{{1,4}}[A-Za-z]?\s+{_NOT_STREET}{CAP_SEQ2}")
 
 # Hamlet-level unit: thôn Đông / ấp 3 / xóm 5 / tổ 7 / khu phố 2 / tổ dân phố 4 / bản Lác.
 _HAMLET = re.compile(
-    rf"(?<![\w])(?i:tổ dân phố|khu phố|thôn|ấp|xóm|bản|tổ|kp\.?)\s+(?:{CAP_SEQ}|\d{{1,3}}[A-Z]?)"
+    rf"(?=[tkấxbTKẤXB])(?<![\w])(?i:tổ dân phố|khu phố|thôn|ấp|xóm|bản|tổ|kp\.?)\s+(?:{CAP_SEQ}|\d{{1,3}}[A-Z]?)"
 )
 
 _UNIT_WORD = (

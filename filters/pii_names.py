@@ -32,7 +32,7 @@ from importlib import resources
 from filters.legacy_encodings import strip_diacritics
 from filters.pii_address import Gazetteer, load_gazetteer
 from filters.pii_rules import Hit
-from filters.pii_text import CAP_SYL
+from filters.pii_text import CAP_SYL, first_char_lookahead, word_alternation
 
 __all__ = ["NameFinder", "load_word_list"]
 
@@ -46,8 +46,8 @@ def load_word_list(name: str) -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
-def _alternation(words: tuple[str, ...]) -> str:
-    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+def _alternation(words: tuple[str, ...], fold_case: bool = False) -> str:
+    return word_alternation(words, fold_case=fold_case)
 
 
 # Words after which a capitalised sequence names a street, unit, institution or work, not a person.
@@ -86,21 +86,21 @@ class NameFinder:
         cues = load_word_list("pii_cues.txt")
         titles = load_word_list("pii_title_cues.txt")
         self._cue_re = re.compile(
-            r"(?<![\w])(?P<cue>(?i:" + _alternation(cues) + r"))(?::\s*|\s+)(?:(?i:" + _alternation(titles)
+            first_char_lookahead(cues, True) + r"(?<![\w])(?P<cue>(?i:" + _alternation(cues, True) + r"))(?::\s*|\s+)(?:(?i:" + _alternation(titles, True)
             + r")\s+)?(?P<name>" + _NAME_TAIL + r")"
         )
         self._title_re = re.compile(
-            r"(?<![\w])(?P<cue>(?i:" + _alternation(titles) + r"))\s+(?P<name>" + _NAME_TAIL + r")"
+            first_char_lookahead(titles, True) + r"(?<![\w])(?P<cue>(?i:" + _alternation(titles, True) + r"))\s+(?P<name>" + _NAME_TAIL + r")"
         )
         self._surname_re = re.compile(
-            r"(?<![\w])(?P<name>(?:" + _alternation(tuple(self.surnames)) + r")(?: " + CAP_SYL + r"){1,3})"
+            first_char_lookahead(self.surnames) + r"(?<![\w])(?P<name>(?:" + _alternation(tuple(self.surnames)) + r")(?: " + CAP_SYL + r"){1,3})"
         )
         self._capseq_re = re.compile(r"(?<![\w])" + CAP_SYL + r"(?: " + CAP_SYL + r"){1,4}")
         # Vietnamese typed without diacritics ("Ong Nguyen Van An"): the CRF NER is trained on
         # accented text and is skipped there, so unaccented surnames anchor a rule instead.
         plain = sorted({strip_diacritics(x) for x in self.surnames} - set(self.surnames), key=len, reverse=True)
         self._plain_surname_re = re.compile(
-            r"(?<![\w])(?P<name>(?:" + "|".join(plain) + r")(?: [A-Z][a-z]{0,6}){1,3})(?![\w])")
+            first_char_lookahead(plain) + r"(?<![\w])(?P<name>(?:" + _alternation(tuple(plain)) + r")(?: [A-Z][a-z]{0,6}){1,3})(?![\w])")
         self._plain_places = frozenset(strip_diacritics(x) for x in self.gaz.provinces | self.gaz.districts)
         self._plain_not_person = frozenset(strip_diacritics(x) for x in self.not_person)
         self._plain_block_before = re.compile(strip_diacritics(_BLOCK_BEFORE.pattern))

@@ -47,7 +47,8 @@ CCCD_PROVINCE_CODES: frozenset[str] = frozenset(
 
 # Digit boundaries: a match may not start or end inside a longer token or number
 # (``1.250.000``, ``100/2019``, ``v1.2``), so look-alikes embedded in them are refused.
-_B = r"(?<![\w.,/+\-])"
+# A digit lookahead first: the regex engine then rejects most positions before the lookbehind.
+_B = r"(?=\d)(?<![\w.,/+\-])"
 _A = r"(?![\w@]|[.,/\-]\w)"
 
 # Units that, right after a number, make it a quantity rather than an identifier.
@@ -205,8 +206,8 @@ def find_emails(text: str) -> list[Hit]:
     return [Hit("EMAIL", m.start(), m.end(), 2) for m in _EMAIL.finditer(text)]
 
 
-_IPV4 = re.compile(r"(?<![\w.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/\d{1,2})?(?![\w]|\.\d)")
-_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:|:)(?::|[0-9A-Fa-f]{1,4}:){1,7}(?::|[0-9A-Fa-f]{1,4})?(?![\w:])")
+_IPV4 = re.compile(r"(?=\d)(?<![\w.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/\d{1,2})?(?![\w]|\.\d)")
+_IPV6 = re.compile(r"(?=[0-9A-Fa-f:])(?<![\w:])(?:[0-9A-Fa-f]{1,4}:|:)(?::|[0-9A-Fa-f]{1,4}:){1,7}(?::|[0-9A-Fa-f]{1,4})?(?![\w:])")
 
 
 def _octet_ok(s: str) -> bool:
@@ -367,7 +368,7 @@ _DATE = (
     r"|(?P<y4>(?:19|20)\d{2})"
 )
 _DOB = re.compile(
-    r"(?i:(?<![\w])(?:ngày,? tháng,? năm sinh|ngày sinh|năm sinh|"
+    r"(?=[nsdbNSDB])(?i:(?<![\w])(?:ngày,? tháng,? năm sinh|ngày sinh|năm sinh|"
     r"(?<!học )(?<!phát )(?<!sản )(?<!hy )(?<!vệ )(?<!nữ )(?<!nam )(?<!hồi )(?<!tái )(?<!giáng )(?<!thí )"
     r"(?:sinh ngày|sinh năm|sinh tháng|sinh ra (?:vào )?(?:ngày|năm)|sinh)|"
     r"dob|d\.o\.b\.?|date of birth|born(?: on| in)?|\bsn))"

@@ -299,3 +299,20 @@ def test_ner_is_not_called_on_unaccented_sentences() -> None:
     detector = PiiDetector(use_ner=True)
     detector.find_pii("Hom qua Tuan Anh va Minh Chau di cho Ben Thanh mua do cho Tet.")
     assert detector.ner_calls == 0
+
+
+def test_prefix_tree_alternation_matches_like_a_longest_first_list() -> None:
+    import random
+    import re
+
+    from filters.pii_names import load_word_list
+    from filters.pii_text import first_char_lookahead, word_alternation
+
+    words = list(load_word_list("pii_cues.txt")) + ["anh", "anh trai", "an", "a.b", "Bà", "bà nội"]
+    flat = re.compile("(?i:" + "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)) + ")")
+    tree = re.compile(first_char_lookahead(words, True) + "(?i:" + word_alternation(words, fold_case=True) + ")")
+    rng = random.Random(3)
+    samples = [" ".join(rng.choice(words) for _ in range(3)) + " x" for _ in range(300)]
+    samples += [w.upper() for w in words] + ["không có gì", "an toàn", "anh trai tôi"]
+    for text in samples:
+        assert [m.span() for m in flat.finditer(text)] == [m.span() for m in tree.finditer(text)], text
