@@ -43,6 +43,7 @@ from itertools import islice
 from os.path import dirname, join
 from typing import Any
 
+import numpy as np
 from datatrove.utils.word_tokenizers import WordTokenizer, simple_span_tokenize, strip_strings
 
 logger = logging.getLogger(__name__)
@@ -139,8 +140,8 @@ class FastCRFSegmenter:
     Args:
         model_dir: underthesea's ``ws_crf_vlsp2013`` folder (features.bin, dictionary.bin,
             models.bin).
-        cache_size: most window texts memoised per feature group (12 groups); a full group
-            memo is cleared. At ~200 bytes an entry the default bounds all memos to ~120 MB.
+        cache_size: most window texts memoised per window width (1-3 syllables); past it the
+            memo is cleared. At ~200 bytes an entry the default bounds the memos to ~30 MB.
     """
 
     def __init__(self, model_dir: str | None = None, cache_size: int = 50_000) -> None:
@@ -161,10 +162,15 @@ class FastCRFSegmenter:
             lo = int(m["lo"])
             hi = lo if m["hi"] is None else int(m["hi"])
             groups.setdefault((lo, hi), []).append((syntax + "=", m["fn"]))
-        # (lo, hi, templates, weight when the window starts before BOS, ... runs past EOS, memo)
+        # (lo, hi, templates, weight when the window starts before BOS, ... runs past EOS)
         self.groups = [(lo, hi, tpls, self._sum(p + "BOS" for p, _ in tpls),
-                        self._sum(p + "EOS" for p, _ in tpls), {})
+                        self._sum(p + "EOS" for p, _ in tpls))
                        for (lo, hi), tpls in groups.items()]
+        # groups by window width: per width, a window text's row holds every group's weight
+        self.width_groups: dict[int, list[int]] = {}
+        for g, (lo, hi, *_rest) in enumerate(self.groups):
+            self.width_groups.setdefault(hi - lo + 1, []).append(g)
+        self._reset_windows()
 
     def _sum(self, attributes: Any) -> tuple[float, float]:
         w0 = w1 = 0.0
@@ -195,43 +201,105 @@ class FastCRFSegmenter:
             out.append(prefix + value)
         return out
 
-    def emissions(self, syllables: list[str]) -> tuple[list[float], list[float]]:
-        """Per-syllable state scores for B-W and I-W."""
-        n = len(syllables)
-        windows = {1: syllables,
-                   2: [a + " " + b for a, b in zip(syllables, syllables[1:])],
-                   3: [a + " " + b + " " + c for a, b, c in zip(syllables, syllables[1:], syllables[2:])]}
-        e0, e1 = [0.0] * n, [0.0] * n
-        for lo, hi, tpls, bos, eos, memo in self.groups:
-            texts = windows[hi - lo + 1]
-            first = min(max(0, -lo), n)  # positions before it look before the sentence
-            stop = max(min(n, n - hi), first)  # positions from here look past its end
-            for i in range(first):
-                e0[i] += bos[0]
-                e1[i] += bos[1]
-            for i in range(stop, n):
-                e0[i] += eos[0]
-                e1[i] += eos[1]
-            get = memo.get
-            for i in range(first, stop):
-                text = texts[i + lo]
-                w = get(text)
-                if w is None:
-                    if len(memo) >= self.cache_size:
-                        memo.clear()
-                    w = memo[text] = self._sum(self.attributes(tpls, text))
-                e0[i] += w[0]
-                e1[i] += w[1]
-        return e0, e1
+    def _window_ids(self, width: int, texts: list[str]) -> list[int]:
+        """Row of each window text in the width's weight table, adding rows for unseen texts.
+
+        A row holds the I-W minus B-W weight of the window for every feature group of that width.
+        """
+        ids = self.window_ids[width]
+        out = list(map(ids.get, texts))
+        if None in out:
+            rows, group_ids = self.window_rows[width], self.width_groups[width]
+            for k, (i, text) in enumerate(zip(out, texts)):
+                if i is None:
+                    i = ids.get(text)
+                    if i is None:
+                        pairs = (self._sum(self.attributes(self.groups[g][2], text)) for g in group_ids)
+                        i = ids[text] = len(rows)
+                        rows.append(tuple(inside - begin for begin, inside in pairs))
+                    out[k] = i
+        return out  # type: ignore[return-value]
+
+    def _weight_table(self, width: int) -> np.ndarray:
+        """The width's rows as an array; row 0 is all zeros. Grows by doubling, copying only new rows."""
+        rows, table = self.window_rows[width], self.window_tables[width]
+        if len(table) < len(rows):
+            grown = np.zeros((max(len(rows), 2 * len(table)), len(self.width_groups[width])))
+            grown[:len(table)] = table
+            table = self.window_tables[width] = grown
+        filled = self.window_filled[width]
+        if filled < len(rows):
+            table[filled:len(rows)] = rows[filled:]
+            self.window_filled[width] = len(rows)
+        return table
+
+    def _reset_windows(self) -> None:
+        """Forget the memoised window weights (when a table outgrows ``cache_size``)."""
+        self.window_ids: dict[int, dict[str, int]] = {w: {} for w in self.width_groups}
+        # row 0 is the zero row: positions whose window is off the line look it up
+        self.window_rows: dict[int, list[tuple[float, ...]]] = {
+            w: [(0.0,) * len(g)] for w, g in self.width_groups.items()}
+        self.window_tables: dict[int, np.ndarray] = {
+            w: np.zeros((1024, len(g))) for w, g in self.width_groups.items()}
+        self.window_filled: dict[int, int] = {w: 0 for w in self.width_groups}
+
+    def emission_diffs(self, lines: list[list[str]]) -> list[list[float]]:
+        """Per syllable of each line, the I-W state score minus the B-W one.
+
+        A two-label Viterbi only compares paths, so adding the same amount to both labels'
+        scores at a position changes nothing: the difference is all it needs. Each window text
+        is looked up once per width (not once per feature group), and the twelve groups' sums
+        run as array operations over all the lines together.
+        """
+        if any(len(rows) > self.cache_size for rows in self.window_rows.values()):
+            self._reset_windows()
+        lens = np.fromiter((len(s) for s in lines), dtype=np.int64, count=len(lines))
+        total = int(lens.sum())
+        if total == 0:
+            return [[] for _ in lines]
+        line_of = np.repeat(np.arange(len(lines)), lens)
+        starts = np.cumsum(lens) - lens
+        pos = np.arange(total) - starts[line_of]  # position inside its line
+        n_at = lens[line_of]
+        diff = np.zeros(total)
+        for width, group_ids in self.width_groups.items():
+            ids: list[int] = []
+            bases = np.empty(len(lines), dtype=np.int64)
+            for k, syl in enumerate(lines):
+                bases[k] = len(ids)
+                if len(syl) >= width:
+                    texts = syl if width == 1 else list(map(" ".join, zip(*(syl[j:] for j in range(width)))))
+                    ids += self._window_ids(width, texts)
+            table = self._weight_table(width)
+            ids.append(0)  # the zero row: positions whose window is off the line
+            rows = np.asarray(ids, dtype=np.int64)
+            base_at = bases[line_of]
+            for col, g in enumerate(group_ids):
+                lo, hi, _, bos, eos = self.groups[g]
+                before = pos < -lo
+                after = ~before & (pos >= n_at - hi)
+                inside = ~(before | after)
+                idx = rows[np.where(inside, base_at + pos + lo, len(rows) - 1)]
+                diff += table[idx, col]
+                diff += np.where(before, bos[1] - bos[0], 0.0) + np.where(after, eos[1] - eos[0], 0.0)
+        flat = diff.tolist()
+        return [flat[a:a + n] for a, n in zip(starts.tolist(), lens.tolist())]
+
+    def tag_many(self, lines: list[list[str]]) -> list[list[str] | None]:
+        """B-W/I-W per syllable of each line by Viterbi; None for a line where two paths tie
+        within 1e-9 (underthesea_core then decides, so ties break exactly as there)."""
+        return [self._viterbi(d) for d in self.emission_diffs(lines)]
 
     def tag(self, syllables: list[str]) -> list[str] | None:
-        """B-W/I-W per syllable by Viterbi, or None when two paths tie within 1e-9."""
-        n = len(syllables)
+        """B-W/I-W per syllable of one line (see :meth:`tag_many`)."""
+        return self.tag_many([syllables])[0]
+
+    def _viterbi(self, diff: list[float]) -> list[str] | None:
+        n = len(diff)
         if n == 0:
             return []
-        e0, e1 = self.emissions(syllables)
         (t00, t01), (t10, t11) = self.trans
-        s0, s1 = e0[0], e1[0]
+        s0, s1 = 0.0, diff[0]
         back = []
         for t in range(1, n):
             a0, b0 = s0 + t00, s1 + t10  # into B-W from B-W / I-W
@@ -239,8 +307,8 @@ class FastCRFSegmenter:
             if abs(a0 - b0) < _TIE or abs(a1 - b1) < _TIE:
                 return None
             p0, p1 = b0 > a0, b1 > a1
-            s0 = (b0 if p0 else a0) + e0[t]
-            s1 = (b1 if p1 else a1) + e1[t]
+            s0 = b0 if p0 else a0
+            s1 = (b1 if p1 else a1) + diff[t]
             back.append((p0, p1))
         if abs(s0 - s1) < _TIE:
             return None
@@ -266,31 +334,44 @@ def _load_rust_crf() -> tuple[Any, Any]:
     return featurizer, tagger
 
 
-_TOKEN_NORMALIZED: dict[str, str] = {}
+_CHUNK = re.compile(r"\S+\s?")
+_CHUNK_SYLLABLES: dict[str, tuple[str, ...]] = {}
 
 
 def _syllables(line: str) -> list[str]:
-    """underthesea's ``regex_tokenize.tokenize(line)`` with its per-token normalisation memoised.
+    """underthesea's ``regex_tokenize.tokenize(line)``, memoised per whitespace-separated chunk.
+
+    No alternative of underthesea's token regex matches whitespace, so a line's tokens are its
+    chunks' tokens in order. Two alternatives look at the end of the string (``[A-ZĐ]+\\.(?!$)``
+    and ``:D+(?=$)``), so a chunk is keyed and tokenized together with the whitespace character
+    that follows it in the line, if any: the regex then sees the same right context as in the
+    whole line. Common syllables are then a dictionary lookup instead of a regex scan.
+    ``tests/test_quality.py`` checks the equality on a generated corpus and junk lines.
+    """
+    memo = _CHUNK_SYLLABLES
+    if len(memo) > 200_000:
+        memo.clear()
+    out: list[str] = []
+    for chunk in _CHUNK.findall(line):
+        tokens = memo.get(chunk)
+        if tokens is None:
+            tokens = memo[chunk] = _regex_syllables(chunk)
+        out.extend(tokens)
+    return out
+
+
+def _regex_syllables(text: str) -> tuple[str, ...]:
+    """underthesea's regex tokenization with its character and token normalisation.
 
     Every alternative of underthesea's token regex is one named group spanning the whole
-    alternative, so the named group's value (what ``extract_match`` returns) is the match
-    itself; ``tests/test_quality.py`` checks the equality on a generated corpus.
+    alternative, so the named group's value (what ``extract_match`` returns) is the match itself.
     """
     from underthesea.pipeline.text_normalize.character_normalize import normalize_characters_in_text
     from underthesea.pipeline.text_normalize.token_normalize import token_normalize
     from underthesea.pipeline.word_tokenize import regex_tokenize
 
-    memo = _TOKEN_NORMALIZED
-    if len(memo) > 200_000:
-        memo.clear()
-    out = []
-    for match in regex_tokenize.patterns.finditer(normalize_characters_in_text(line)):
-        token = match.group()
-        norm = memo.get(token)
-        if norm is None:
-            norm = memo[token] = token_normalize(token)
-        out.append(norm)
-    return out
+    return tuple(token_normalize(m.group())
+                 for m in regex_tokenize.patterns.finditer(normalize_characters_in_text(text)))
 
 
 class VietnameseWordTokenizer(WordTokenizer):
@@ -380,7 +461,7 @@ class VietnameseWordTokenizer(WordTokenizer):
         """Segment lines; same output as ``underthesea.word_tokenize`` on each line."""
         syllables = [_syllables(line) for line in lines]
         fast = self.fast_crf
-        tags: list[list[str] | None] = [fast.tag(s) for s in syllables] if fast else [None] * len(lines)
+        tags: list[list[str] | None] = fast.tag_many(syllables) if fast else [None] * len(lines)
         left = [i for i, t in enumerate(tags) if t is None and syllables[i]]
         if fast:
             self.ties += len(left)

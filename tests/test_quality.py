@@ -70,6 +70,10 @@ JUNK_LINES = [
     "▓▒░ ▓▒░ ▓▒░ ▓▒░ ▓▒░ ▓▒░ ▓▒░ ▓▒░",
     "Giá 1.500.000đ (-20%) +84 912 345 678 :)) <3 :D ok NĐ-CP T.Ư 3x4 v.v... --> => 2147483648 -5",
     "http://example.com/a?b=1 và test@x.vn ngày 12/3/2024 lúc 10:30 ΟΔΟΣ İstanbul ǅemal ß",
+    # what a whitespace-chunked tokenization could get wrong: end-of-string lookarounds, odd spaces
+    "Công ty ABC. ", "Công ty ABC.", "Đạo diễn :D", "Đạo diễn :D ", ":DD vui quá :D", "U.S.A. và T.Ư ",
+    "tab\tngăn  cách   đôi\u00a0nbsp\u2003em space ", "a@b.vn. www.abc.vn/x?y=1. ", "  đầu dòng trắng",
+    "Ho\u0300a bi\u0300nh (tổ hợp dấu)", "3x4 v.v... -> => ==> 30°C", "H&M NĐ-CP 51A-123.45 4K 60.542.000",
 ]
 
 
@@ -96,7 +100,7 @@ def test_fast_crf_attributes_equal_underthesea_core(tokenizer) -> None:
         n = len(syl)
         for i in range(n):
             mine = []
-            for lo, hi, templates, _, _, _ in fast.groups:
+            for lo, hi, templates, _, _ in fast.groups:
                 if i + lo < 0:
                     mine += [p + "BOS" for p, _ in templates]
                 elif i + lo >= n or i + hi >= n:
