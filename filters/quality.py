@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable
+from itertools import accumulate
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -39,8 +41,6 @@ import pydantic
 from datatrove.pipeline.filters.c4_filters import CITATION_REGEX, ELLIPSIS, END_PUNCTUATION, POLICY_SUBSTRINGS
 from datatrove.pipeline.filters.gopher_repetition_filter import (
     find_duplicates,
-    find_top_duplicate,
-    get_n_grams,
 )
 from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 
@@ -339,22 +339,56 @@ def _gopher_quality_signals(doc: TokenizedDoc, stopwords: frozenset[str]) -> dic
     }
 
 
-def repeated_n_gram_chars(words: list[str], n: int) -> int:
+class NGramKeys:
+    """Word n-grams of one document as strings, each built by one slice of a joined text.
+
+    datatrove keys repeated n-grams by the words concatenated without separator and top
+    n-grams by the words joined with spaces, building each key with a ``join`` over a list
+    slice. Joining the document once and slicing between word offsets gives the same strings
+    at a fraction of the cost, for the nine n-gram sizes Kho computes on every document.
+    """
+
+    def __init__(self, words: list[str]) -> None:
+        self.n_words = len(words)
+        self.concat = "".join(words)
+        self.spaced = " ".join(words)
+        self.offsets = list(accumulate((len(w) for w in words), initial=0))  # into ``concat``
+
+    def concatenated(self, n: int) -> list[str]:
+        """Keys of ``"".join(words[i:i + n])`` for every position."""
+        text, offs = self.concat, self.offsets
+        return [text[a:b] for a, b in zip(offs, offs[n:])]
+
+    def spaced_grams(self, n: int) -> list[str]:
+        """``" ".join(words[i:i + n])`` for every position (datatrove's ``get_n_grams``)."""
+        text, offs = self.spaced, self.offsets
+        # word k starts at offs[k] + k in the spaced text; an n-gram ends one space before word i+n
+        return [text[a + i:b + i + n - 1] for i, (a, b) in enumerate(zip(offs, offs[n:]))]
+
+
+def top_n_gram_chars(grams: list[str]) -> int:
+    """datatrove's ``find_top_duplicate``: length of the most frequent n-gram times its count
+    (the first one seen among equally frequent ones), counted in C by ``Counter``."""
+    gram, count = Counter(grams).most_common(1)[0]
+    return len(gram) * count
+
+
+def repeated_n_gram_chars(words: list[str], n: int, keys: NGramKeys | None = None) -> int:
     """datatrove's ``find_all_duplicate``, same result, faster on the common case.
 
     Characters in word n-grams already seen earlier, scanning left to right and jumping past a
     repeated n-gram (n-grams keyed by their words concatenated without separator, as datatrove
     does). Kho computes every size for every document (datatrove stops at the first failing
-    rule), so the keys are built in one comprehension and a document without any repeated key,
-    most clean prose, is answered by one set construction.
+    rule), so a document without any repeated key, most clean prose, is answered by one set
+    construction.
     """
-    keys = ["".join(words[i:i + n]) for i in range(len(words) - n + 1)]
-    if len(set(keys)) == len(keys):
+    grams = (keys or NGramKeys(words)).concatenated(n)
+    if len(set(grams)) == len(grams):
         return 0
     seen: set[str] = set()
-    repeated, idx, end = 0, 0, len(keys)
+    repeated, idx, end = 0, 0, len(grams)
     while idx < end:
-        key = keys[idx]
+        key = grams[idx]
         if key in seen:
             repeated += len(key)
             idx += n
@@ -379,11 +413,12 @@ def _repetition_signals(doc: TokenizedDoc) -> dict[str, float]:
         "rep_dup_line_frac": _ratio(line_dups, len(lines)),
         "rep_dup_line_char_frac": _ratio(line_dup_chars, n_chars),
     }
+    keys = NGramKeys(words)
     for n in TOP_N_GRAM_SIZES:
-        n_grams = get_n_grams(words, n)
-        out[f"rep_top_{n}_gram_char_frac"] = _ratio(find_top_duplicate(n_grams), n_chars) if n_grams else 0.0
+        grams = keys.spaced_grams(n)
+        out[f"rep_top_{n}_gram_char_frac"] = _ratio(top_n_gram_chars(grams), n_chars) if grams else 0.0
     for n in DUP_N_GRAM_SIZES:
-        out[f"rep_dup_{n}_gram_char_frac"] = _ratio(repeated_n_gram_chars(words, n), n_chars)
+        out[f"rep_dup_{n}_gram_char_frac"] = _ratio(repeated_n_gram_chars(words, n, keys), n_chars)
     return out
 
 

@@ -273,3 +273,20 @@ def test_repeated_n_gram_chars_equals_datatrove(tokenizer) -> None:
     for words in samples:
         for n in range(1, 11):
             assert repeated_n_gram_chars(words, n) == find_all_duplicate(words, n)
+
+
+def test_n_gram_keys_and_top_n_gram_equal_datatrove(tokenizer) -> None:
+    from datatrove.pipeline.filters.gopher_repetition_filter import find_top_duplicate, get_n_grams
+
+    from filters.quality import NGramKeys, top_n_gram_chars
+
+    samples = [tokenizer.word_tokenize(d["text"]) for d in generate_vietnamese_corpus(80, seed=17)]
+    samples += [["ab", "c", "a", "bc", "ab", "c"] * 3, ["x"] * 12, ["Hà Nội", "", "a b", "…"] * 4]
+    for words in samples:
+        keys = NGramKeys(words)
+        for n in range(1, 11):
+            grams = get_n_grams(words, n)
+            assert keys.spaced_grams(n) == grams
+            assert keys.concatenated(n) == ["".join(words[i:i + n]) for i in range(len(words) - n + 1)]
+            if grams:
+                assert top_n_gram_chars(grams) == find_top_duplicate(grams)
