@@ -319,14 +319,28 @@ def _ratio(num: float, den: float) -> float:
     return num / den if den else 0.0
 
 
+_WORD_KINDS: dict[str, tuple[bool, bool]] = {}
+
+
+def _word_kind(word: str) -> tuple[bool, bool]:
+    """(only punctuation, contains a letter) of a word, memoised: a document repeats its words."""
+    kind = _WORD_KINDS.get(word)
+    if kind is None:
+        if len(_WORD_KINDS) > 500_000:
+            _WORD_KINDS.clear()
+        kind = _WORD_KINDS[word] = (all(ch in PUNCTUATION_SET for ch in word), any(ch.isalpha() for ch in word))
+    return kind
+
+
 def _gopher_quality_signals(doc: TokenizedDoc, stopwords: frozenset[str]) -> dict[str, float]:
     text, words = doc.text, doc.words
     n_words = len(words)
-    non_symbol = [w for w in words if any(ch not in PUNCTUATION_SET for ch in w)]
+    kinds = [_word_kind(w) for w in words]
+    non_symbol = [w for w, (symbolic, _) in zip(words, kinds) if not symbolic]
     lines = _lines(doc)
     bullets = sum(s.lstrip().startswith(_BULLETS) for s in lines)
     ellipsis_end = sum(s.rstrip().endswith(_ELLIPSES) for s in lines)
-    alpha = sum(any(c.isalpha() for c in w) for w in words)
+    alpha = sum(has_letter for _, has_letter in kinds)
     return {
         "gopher_non_symbol_words": float(len(non_symbol)),
         "gopher_avg_word_length": _ratio(sum(len(w) for w in non_symbol), len(non_symbol)),
