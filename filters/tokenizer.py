@@ -8,25 +8,27 @@ wraps underthesea's CRF word segmenter (model ``ws_crf_vlsp2013``) behind datatr
 as ``language=`` and to :mod:`filters.quality`, which is what makes the parity test
 meaningful.
 
-Word segmentation is the hot spot of the text pipeline. Measured on this machine (one
-core, synthetic Kho corpus): ``underthesea.word_tokenize`` runs at ~190k characters/s
-(~2,200 sentences/s, ~800 lines/s) whatever way it is called, and calling underthesea_core's
-featurizer and tagger directly, batched per document, gains nothing: the time is spent
-building 43 feature *strings* per syllable in Rust, handing them to Python as millions of
-objects and back to the Rust tagger. What does help:
+Word segmentation is the hot spot of the text pipeline. ``underthesea.word_tokenize`` runs at
+~190k characters/s on one core of this machine (~7.7 ms for a generated 1-2 KB document);
+calling underthesea_core's featurizer and tagger directly, batched, gains nothing: the time
+goes into building 43 feature *strings* per syllable in Rust and handing them to Python and
+back. What helps, each with the same words as underthesea:
 
+* **Syllables memoised per whitespace chunk.** underthesea's token regex never matches
+  whitespace, so a line's syllables are its chunks' syllables; a chunk is keyed with the
+  whitespace that follows it (two alternatives look at the end of the string).
 * **Same model, cheaper features** (:class:`FastCRFSegmenter`). The CRF's weights are read
   from underthesea's own CRFsuite model file; features are grouped by the syllable window
-  they look at (``T[0]``, ``T[-1,0]``, ``T[0,2]``...), and each group's summed weight is
-  memoised per window text, so a syllable n-gram's 2-4 features are built once per worker,
-  not once per occurrence. Viterbi decoding is the same arithmetic as underthesea_core's.
-  The labels are identical to ``underthesea.word_tokenize`` (tested on every line of a
-  generated corpus, and self-checked when the model loads); where two Viterbi paths score
-  within 1e-9 (a tie, which only happens on junk runs of unknown symbols) the line goes to
-  underthesea's own tagger, so ties break exactly as underthesea breaks them.
-  Measured: ~3,400 lines/s (~600 docs/s) on first sight of the text and ~9,000 sentences/s
-  once the feature memos are warm, against ~850 lines/s / ~2,200 sentences/s for
-  ``underthesea.word_tokenize`` (same machine, same lines): 3-4x, identical words.
+  they look at (``T[0]``, ``T[-1,0]``, ``T[0,2]``...). For every window text, one row holds
+  each group's summed weight, built once per worker; a line's emission scores are then
+  array gathers and sums (numpy) over all lines of a document at once. With two labels only
+  the difference of the two labels' scores matters to Viterbi, so one number per syllable
+  is summed. Where two Viterbi paths score within 1e-9 (a tie, which only happens on junk
+  runs of unknown symbols) the line goes to underthesea's own tagger, so ties break exactly
+  as underthesea breaks them. Labels are identical to ``underthesea.word_tokenize``
+  (tested on every line of a generated corpus and on junk lines, self-checked at load).
+  Measured (bench/text, same 1,000 documents, one process): ~0.85 ms per document against
+  ~7.7 ms for ``underthesea.word_tokenize``.
 * **Newlines are hard word boundaries**: each line is segmented on its own (a heading never
   fuses with the first word of the next line); a line is also the memoisation unit.
 * **A bounded line memo**: boilerplate lines (menus, footers, repeated lines, duplicates)
