@@ -1,4 +1,5 @@
-"""The run report: one self-contained HTML file (inline SVG plots, no external assets).
+"""The run report: one self-contained HTML file (inline SVG plots drawn by
+:mod:`pipelines.svgplot`, no external assets).
 
 Shows the reconciliation per source (inputs = kept + rejected + quarantined + duplicates),
 the funnel per stage, language-score and quality-signal histograms with the thresholds
@@ -8,38 +9,13 @@ drawn, PII findings by type, the top rejection reasons, and a few examples per r
 from __future__ import annotations
 
 import html
-import io
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-matplotlib.rcParams["svg.fonttype"] = "none"  # text as text: a far smaller report
-import matplotlib.pyplot as plt  # noqa: E402
+from pipelines.svgplot import bar_chart, stacked_histogram
 
 FUNNEL = ("read", "decoded", "language", "quality", "unique")
 COLORS = {"kept": "#2f7d32", "rejected": "#c62828", "quarantined": "#6a1b9a", "duplicates": "#ef6c00"}
 MAX_SIGNAL_PLOTS = 12
-
-
-def _svg(fig) -> str:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.find("<svg"):]
-
-
-def _bar(labels: list[str], values: list[float], title: str, color: str = "#1565c0",
-         horizontal: bool = False) -> str:
-    fig, ax = plt.subplots(figsize=(7, max(2.2, 0.32 * len(labels)) if horizontal else 3))
-    if horizontal:
-        ax.barh(labels[::-1], values[::-1], color=color)
-    else:
-        ax.bar(labels, values, color=color)
-        ax.tick_params(axis="x", rotation=20)
-    ax.set_title(title)
-    return _svg(fig)
 
 
 def _hist(samples: list[dict], value, title: str, threshold: float | None = None,
@@ -51,15 +27,7 @@ def _hist(samples: list[dict], value, title: str, threshold: float | None = None
             groups.setdefault(s["outcome"], []).append(float(v))
     if not groups:
         return None
-    fig, ax = plt.subplots(figsize=(5.5, 2.8))
-    ax.hist(list(groups.values()), bins=40, stacked=True, label=list(groups),
-            color=[COLORS.get(k, "#999") for k in groups])
-    if threshold is not None:
-        ax.axvline(threshold, color="black", linestyle="--", linewidth=1.2)
-        ax.text(threshold, ax.get_ylim()[1] * 0.92, f" {direction}{threshold:g}", fontsize=8)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7)
-    return _svg(fig)
+    return stacked_histogram(groups, COLORS, title, threshold=threshold, direction=direction)
 
 
 def signal_thresholds(quality: dict[str, Any]) -> dict[str, tuple[float, str]]:
@@ -108,14 +76,14 @@ def render_report(stats: dict[str, Any]) -> str:
     cfg = stats.get("config", {})
     plots = []
     funnel = stats.get("funnel", {})
-    plots.append(_bar(list(FUNNEL), [funnel.get(s, 0) for s in FUNNEL], "Records reaching each stage"))
+    plots.append(bar_chart(list(FUNNEL), [funnel.get(s, 0) for s in FUNNEL], "Records reaching each stage"))
     reasons = sorted(stats.get("rejected_by_reason", {}).items(), key=lambda kv: (-kv[1], kv[0]))[:15]
     if reasons:
-        plots.append(_bar([r for r, _ in reasons], [n for _, n in reasons], "Top rejection reasons",
+        plots.append(bar_chart([r for r, _ in reasons], [n for _, n in reasons], "Top rejection reasons",
                           COLORS["rejected"], horizontal=True))
     pii = dict(sorted(stats.get("pii_by_type", {}).items(), key=lambda kv: (-kv[1], kv[0])))
     if pii:
-        plots.append(_bar(list(pii), list(pii.values()), "PII findings by type (redacted)", "#455a64"))
+        plots.append(bar_chart(list(pii), list(pii.values()), "PII findings by type (redacted)", "#455a64"))
     min_score = cfg.get("language", {}).get("min_score")
     lang_plot = _hist(samples, lambda s: s.get("lang_score"), "Language score (sample)", min_score, "min ")
     if lang_plot:
