@@ -70,9 +70,36 @@ def tokenizer() -> VietnameseWordTokenizer:
     return VietnameseWordTokenizer()
 
 
+def sample_corpus_texts() -> list[str]:
+    """The bundled sample corpus (what `make demo` ingests), normalized as the pipeline does;
+    lines that are not valid JSON records (planted for the quarantine) are skipped."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    from filters.normalize import normalize_text
+
+    folder = Path(__file__).parent.parent / "pipelines" / "sample_data"
+    raw = gzip.decompress((folder / "news.jsonl.gz").read_bytes()) + b"\n" + (folder / "forum.jsonl").read_bytes()
+    out = []
+    for line in raw.splitlines():
+        try:
+            rec = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get("text"), str):
+            out.append(normalize_text(rec["text"]).text)
+    return out
+
+
+def test_sample_corpus_is_read_for_parity() -> None:
+    assert len(sample_corpus_texts()) >= 20
+
+
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
-    return [d["text"] for d in generate_vietnamese_corpus(300, seed=11)] + EDGE_CASES
+    """Benchmark corpus (generated), the bundled sample corpus, and edge cases."""
+    return [d["text"] for d in generate_vietnamese_corpus(300, seed=11)] + sample_corpus_texts() + EDGE_CASES
 
 
 def _datatrove_outcome(flt, text: str, idx: int) -> tuple[bool, str | None]:

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("filters.normalize")
 
 from pipelines.readers import read_jsonl, read_parquet, read_warc  # noqa: E402
-from tests.warc_fixtures import write_sample_warc  # noqa: E402
+from tests.warc_fixtures import write_sample_warc, write_sample_wet  # noqa: E402
 
 SOURCE = {"name": "src", "license": "CC-BY-4.0", "text_field": "text"}
 
@@ -109,6 +109,19 @@ def test_warc_extracts_html_and_quarantines_broken_records(tmp_path: Path) -> No
     assert article["pointer"].startswith("<urn:uuid:")
     assert len(quarantine) == expected["quarantine"]
     assert {q["error_class"] for q in quarantine} >= {"UnsupportedContentError"}
+
+
+def test_wet_conversion_records_become_documents_and_bad_bytes_are_quarantined(tmp_path: Path) -> None:
+    path = tmp_path / "sample.warc.wet.gz"
+    expected = write_sample_wet(path)
+    with open(path, "rb") as fh:
+        records, quarantine = _collect(read_warc(fh, f"file://{path}", SOURCE))
+    assert sorted(r["url"] for r in records) == expected["urls"]
+    weather = next(r for r in records if r["url"].endswith("thoi-tiet"))
+    assert weather["raw_text"].startswith("Miền Bắc") and "\n" in weather["raw_text"]
+    assert weather["pointer"].startswith("<urn:uuid:") and weather["crawl_date"]
+    assert len(quarantine) == expected["quarantine"]
+    assert quarantine[0]["error_class"] == "TextDecodeError" and quarantine[0]["raw"].startswith(b"Gi")
 
 
 def _as_cp1258(text: str) -> bytes:

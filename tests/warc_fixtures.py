@@ -52,3 +52,24 @@ def write_sample_warc(path: Path) -> dict[str, int]:
                                           b"HTTP/1.1 XYZ\r\nthis is not a header line\r\n\r\n<html>hi</html>")
     path.write_bytes(data)
     return {"records": 2, "quarantine": 2}
+
+
+def write_sample_wet(path: Path) -> dict[str, int]:
+    """Write a gzipped WET file as Common Crawl lays it out: a warcinfo record, then one
+    conversion record (plain text already extracted) per page. One page holds bytes that are
+    not UTF-8. Returns the expected outcome counts."""
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=True)
+    writer.write_record(writer.create_warcinfo_record("sample.warc.wet.gz", {"software": "kho-tests"}))
+    pages = {
+        "https://tin.example.vn/thoi-tiet": "Miền Bắc đón đợt không khí lạnh mới.\nNhiệt độ giảm mạnh về đêm.",
+        "https://tin.example.vn/giao-duc": "Các trường đại học công bố phương án tuyển sinh năm học mới.",
+    }
+    for url, text in pages.items():
+        writer.write_record(writer.create_warc_record(url, "conversion", payload=io.BytesIO(text.encode()),
+                                                      warc_content_type="text/plain"))
+    writer.write_record(writer.create_warc_record("https://tin.example.vn/hong", "conversion",
+                                                  payload=io.BytesIO(b"Gi\xe1 v\xe0ng h\xf4m nay"),
+                                                  warc_content_type="text/plain"))
+    path.write_bytes(buf.getvalue())
+    return {"records": len(pages), "quarantine": 1, "urls": sorted(pages)}
