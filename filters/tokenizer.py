@@ -172,6 +172,10 @@ class FastCRFSegmenter:
         self.width_groups: dict[int, list[int]] = {}
         for g, (lo, hi, *_rest) in enumerate(self.groups):
             self.width_groups.setdefault(hi - lo + 1, []).append(g)
+        self.width_offsets = {w: np.array([self.groups[g][0] for g in gs], dtype=np.int64)
+                              for w, gs in self.width_groups.items()}
+        lows = [lo for lo, *_rest in self.groups]
+        self.pad = (max(0, -min(lows)), max(0, max(lows)))  # window starts before / after a line
         self._reset_windows()
 
     def _sum(self, attributes: Any) -> tuple[float, float]:
@@ -223,7 +227,7 @@ class FastCRFSegmenter:
         return out  # type: ignore[return-value]
 
     def _weight_table(self, width: int) -> np.ndarray:
-        """The width's rows as an array; row 0 is all zeros. Grows by doubling, copying only new rows."""
+        """The width's rows as an array. Grows by doubling, copying only the rows added since."""
         rows, table = self.window_rows[width], self.window_tables[width]
         if len(table) < len(rows):
             grown = np.zeros((max(len(rows), 2 * len(table)), len(self.width_groups[width])))
@@ -236,11 +240,16 @@ class FastCRFSegmenter:
         return table
 
     def _reset_windows(self) -> None:
-        """Forget the memoised window weights (when a table outgrows ``cache_size``)."""
+        """Forget the memoised window weights (when a table outgrows ``cache_size``).
+
+        Rows 0 and 1 of every width are the windows that start before the line (each group's
+        ``BOS`` weight) and that run past its end (``EOS``)."""
+        def edge(k: int, groups: list[int]) -> tuple[float, ...]:
+            return tuple(self.groups[g][k][1] - self.groups[g][k][0] for g in groups)
+
         self.window_ids: dict[int, dict[str, int]] = {w: {} for w in self.width_groups}
-        # row 0 is the zero row: positions whose window is off the line look it up
         self.window_rows: dict[int, list[tuple[float, ...]]] = {
-            w: [(0.0,) * len(g)] for w, g in self.width_groups.items()}
+            w: [edge(3, g), edge(4, g)] for w, g in self.width_groups.items()}
         self.window_tables: dict[int, np.ndarray] = {
             w: np.zeros((1024, len(g))) for w, g in self.width_groups.items()}
         self.window_filled: dict[int, int] = {w: 0 for w in self.width_groups}
@@ -249,9 +258,11 @@ class FastCRFSegmenter:
         """Per syllable of each line, the I-W state score minus the B-W one.
 
         A two-label Viterbi only compares paths, so adding the same amount to both labels'
-        scores at a position changes nothing: the difference is all it needs. Each window text
-        is looked up once per width (not once per feature group), and the twelve groups' sums
-        run as array operations over all the lines together.
+        scores at a position changes nothing: the difference is all it needs. Per width, each
+        line's windows are listed by start position from ``-before`` to ``n - 1 + after``
+        (the BOS row for starts before the line, the EOS row for windows running past it), so
+        every group's window for every position is one gather, and the twelve groups' sums
+        are three array operations per width over all the lines of a document together.
         """
         if any(len(rows) > self.cache_size for rows in self.window_rows.values()):
             self._reset_windows()
@@ -259,37 +270,30 @@ class FastCRFSegmenter:
         total = int(lens.sum())
         if total == 0:
             return [[] for _ in lines]
+        before, after = self.pad
         line_of = np.repeat(np.arange(len(lines)), lens)
         starts = np.cumsum(lens) - lens
-        pos = np.arange(total) - starts[line_of]  # position inside its line
-        n_at = lens[line_of]
+        padded_starts = np.cumsum(lens + before + after) - (lens + before + after)
+        centre = padded_starts[line_of] + before + (np.arange(total) - starts[line_of])
         diff = np.zeros(total)
         for width, group_ids in self.width_groups.items():
             ids: list[int] = []
-            bases = np.empty(len(lines), dtype=np.int64)
-            for k, syl in enumerate(lines):
-                bases[k] = len(ids)
-                if len(syl) >= width:
+            for syl in lines:
+                real = max(0, len(syl) - width + 1)
+                ids += [0] * before
+                if real:
                     texts = syl if width == 1 else list(map(" ".join, zip(*(syl[j:] for j in range(width)))))
                     ids += self._window_ids(width, texts)
+                ids += [1] * (len(syl) + after - real)
             table = self._weight_table(width)
-            ids.append(0)  # the zero row: positions whose window is off the line
-            rows = np.asarray(ids, dtype=np.int64)
-            base_at = bases[line_of]
-            for col, g in enumerate(group_ids):
-                lo, hi, _, bos, eos = self.groups[g]
-                before = pos < -lo
-                after = ~before & (pos >= n_at - hi)
-                inside = ~(before | after)
-                idx = rows[np.where(inside, base_at + pos + lo, len(rows) - 1)]
-                diff += table[idx, col]
-                diff += np.where(before, bos[1] - bos[0], 0.0) + np.where(after, eos[1] - eos[0], 0.0)
+            rows = np.asarray(ids, dtype=np.int64)[centre[:, None] + self.width_offsets[width][None, :]]
+            diff += table[rows, np.arange(len(group_ids))].sum(axis=1)
         flat = diff.tolist()
         return [flat[a:a + n] for a, n in zip(starts.tolist(), lens.tolist())]
 
     def tag_many(self, lines: list[list[str]]) -> list[list[str] | None]:
-        """B-W/I-W per syllable of each line by Viterbi; None for a line where two paths tie
-        within 1e-9 (underthesea_core then decides, so ties break exactly as there)."""
+        """B-W/I-W per syllable of each line by Viterbi; None for a line whose best path goes
+        through a tie within 1e-9 (underthesea_core then decides, so ties break exactly as there)."""
         return [self._viterbi(d) for d in self.emission_diffs(lines)]
 
     def tag(self, syllables: list[str]) -> list[str] | None:
@@ -297,6 +301,11 @@ class FastCRFSegmenter:
         return self.tag_many([syllables])[0]
 
     def _viterbi(self, diff: list[float]) -> list[str] | None:
+        """Best label path, or None when it depends on a tie (two scores within 1e-9).
+
+        A tie only matters where the best path goes through it: a tied choice into a label the
+        path does not take at that position changes nothing, so it is recorded, not refused.
+        """
         n = len(diff)
         if n == 0:
             return []
@@ -306,17 +315,17 @@ class FastCRFSegmenter:
         for t in range(1, n):
             a0, b0 = s0 + t00, s1 + t10  # into B-W from B-W / I-W
             a1, b1 = s0 + t01, s1 + t11  # into I-W from B-W / I-W
-            if abs(a0 - b0) < _TIE or abs(a1 - b1) < _TIE:
-                return None
             p0, p1 = b0 > a0, b1 > a1
             s0 = b0 if p0 else a0
             s1 = (b1 if p1 else a1) + diff[t]
-            back.append((p0, p1))
+            back.append((p0, p1, abs(a0 - b0) < _TIE, abs(a1 - b1) < _TIE))
         if abs(s0 - s1) < _TIE:
             return None
         y = int(s1 > s0)
         path = [y]
         for step in reversed(back):
+            if step[2 + y]:  # the path's predecessor here is a tie
+                return None
             y = int(step[y])
             path.append(y)
         return [_LABELS[y] for y in reversed(path)]
