@@ -9,7 +9,7 @@ as ``language=`` and to :mod:`filters.quality`, which is what makes the parity t
 meaningful.
 
 Word segmentation is the hot spot of the text pipeline. ``underthesea.word_tokenize`` runs at
-~190k characters/s on one core of this machine (~7.7 ms for a generated 1-2 KB document);
+~190k characters/s on one core of this machine (~7 ms for a generated 1-2 KB document);
 calling underthesea_core's featurizer and tagger directly, batched, gains nothing: the time
 goes into building 43 feature *strings* per syllable in Rust and handing them to Python and
 back. What helps, each with the same words as underthesea:
@@ -27,8 +27,8 @@ back. What helps, each with the same words as underthesea:
   runs of unknown symbols) the line goes to underthesea's own tagger, so ties break exactly
   as underthesea breaks them. Labels are identical to ``underthesea.word_tokenize``
   (tested on every line of a generated corpus and on junk lines, self-checked at load).
-  Measured (bench/text, same 1,000 documents, one process): ~0.85 ms per document against
-  ~7.7 ms for ``underthesea.word_tokenize``.
+  Measured (bench/text, same 1,000 documents, one process): ~0.7 ms per document against
+  ~7.2 ms for ``underthesea.word_tokenize`` (10x).
 * **Newlines are hard word boundaries**: each line is segmented on its own (a heading never
   fuses with the first word of the next line); a line is also the memoisation unit.
 * **A bounded line memo**: boilerplate lines (menus, footers, repeated lines, duplicates)
