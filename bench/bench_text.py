@@ -103,8 +103,7 @@ def _local_lid_class():
 def run_datatrove(corpus_dir: Path, work: Path, files: int, tokenizer_kind: str) -> dict:
     """datatrove's executor over the corpus; ``tokenizer_kind`` "underthesea" or "kho"."""
     from datatrove.executor.local import LocalPipelineExecutor
-    from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
-                                            GopherRepetitionFilter, LanguageFilter)
+    from datatrove.pipeline.filters import LanguageFilter
     from datatrove.pipeline.formatters import PIIFormatter
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter

@@ -86,21 +86,24 @@ class NameFinder:
         cues = load_word_list("pii_cues.txt")
         titles = load_word_list("pii_title_cues.txt")
         self._cue_re = re.compile(
-            first_char_lookahead(cues, True) + r"(?<![\w])(?P<cue>(?i:" + _alternation(cues, True) + r"))(?::\s*|\s+)(?:(?i:" + _alternation(titles, True)
-            + r")\s+)?(?P<name>" + _NAME_TAIL + r")"
+            first_char_lookahead(cues, True) + r"(?<![\w])(?P<cue>(?i:" + _alternation(cues, True) + r"))"
+            + r"(?::\s*|\s+)(?:(?i:" + _alternation(titles, True) + r")\s+)?(?P<name>" + _NAME_TAIL + r")"
         )
         self._title_re = re.compile(
-            first_char_lookahead(titles, True) + r"(?<![\w])(?P<cue>(?i:" + _alternation(titles, True) + r"))\s+(?P<name>" + _NAME_TAIL + r")"
+            first_char_lookahead(titles, True) + r"(?<![\w])(?P<cue>(?i:" + _alternation(titles, True) + r"))"
+            + r"\s+(?P<name>" + _NAME_TAIL + r")"
         )
         self._surname_re = re.compile(
-            first_char_lookahead(self.surnames) + r"(?<![\w])(?P<name>(?:" + _alternation(tuple(self.surnames)) + r")(?: " + CAP_SYL + r"){1,3})"
+            first_char_lookahead(self.surnames) + r"(?<![\w])(?P<name>(?:" + _alternation(tuple(self.surnames))
+            + r")(?: " + CAP_SYL + r"){1,3})"
         )
         self._capseq_re = re.compile(r"(?<![\w])" + CAP_SYL + r"(?: " + CAP_SYL + r"){1,4}")
         # Vietnamese typed without diacritics ("Ong Nguyen Van An"): the CRF NER is trained on
         # accented text and is skipped there, so unaccented surnames anchor a rule instead.
         plain = sorted({strip_diacritics(x) for x in self.surnames} - set(self.surnames), key=len, reverse=True)
         self._plain_surname_re = re.compile(
-            first_char_lookahead(plain) + r"(?<![\w])(?P<name>(?:" + _alternation(tuple(plain)) + r")(?: [A-Z][a-z]{0,6}){1,3})(?![\w])")
+            first_char_lookahead(plain) + r"(?<![\w])(?P<name>(?:" + _alternation(tuple(plain))
+            + r")(?: [A-Z][a-z]{0,6}){1,3})(?![\w])")
         self._plain_places = frozenset(strip_diacritics(x) for x in self.gaz.provinces | self.gaz.districts)
         self._plain_not_person = frozenset(strip_diacritics(x) for x in self.not_person)
         self._plain_block_before = re.compile(strip_diacritics(_BLOCK_BEFORE.pattern))

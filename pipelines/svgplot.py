@@ -58,7 +58,8 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], title: str, color:
     for i, (label, v) in enumerate(zip(labels, values)):
         h = plot_h * float(v) / vmax
         x = 50 + i * slot
-        body.append(f"<rect x='{x + 6}' y='{top + plot_h - h:.1f}' width='{slot - 12}' height='{h:.1f}' fill='{color}'/>")
+        body.append(f"<rect x='{x + 6}' y='{top + plot_h - h:.1f}' width='{slot - 12}' height='{h:.1f}' "
+                    f"fill='{color}'/>")
         body.append(_text(x + slot / 2, top + plot_h - h - 4, _fmt(float(v)), 10, "middle"))
         body.append(_text(x + slot / 2, top + plot_h + 15, str(label), 10, "middle"))
     return _svg(width, top + plot_h + 28, body, title)
@@ -105,6 +106,7 @@ def stacked_histogram(groups: dict[str, list[float]], colors: dict[str, str], ti
                           "end" if near_right else "start"))
     for j, name in enumerate(counts):
         y = top + 4 + j * 14
-        body.append(f"<rect x='{left + plot_w + 16}' y='{y}' width='10' height='10' fill='{colors.get(name, '#999')}'/>")
+        swatch = colors.get(name, "#999")
+        body.append(f"<rect x='{left + plot_w + 16}' y='{y}' width='10' height='10' fill='{swatch}'/>")
         body.append(_text(left + plot_w + 30, y + 9, f"{name} ({int(counts[name].sum()):,})", 10))
     return _svg(left + plot_w + 140, top + plot_h + 26, body, title)
