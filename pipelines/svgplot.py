@@ -67,15 +67,23 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], title: str, color:
 
 def stacked_histogram(groups: dict[str, list[float]], colors: dict[str, str], title: str, *,
                       threshold: float | None = None, direction: str = "", bins: int = 40) -> str:
-    """Histogram of values stacked by group (outcome), with an optional dashed threshold line."""
-    every = np.concatenate([np.asarray(v, dtype=float) for v in groups.values()])
+    """Histogram of values stacked by group (outcome), with an optional dashed threshold line.
+
+    NaN and infinite values cannot be placed on an axis: they are left out and counted in the
+    legend as "not plotted"."""
+    arrays = {name: np.asarray(v, dtype=float) for name, v in groups.items()}
+    dropped = sum(int((~np.isfinite(a)).sum()) for a in arrays.values())
+    arrays = {name: a[np.isfinite(a)] for name, a in arrays.items()}
+    every = np.concatenate(list(arrays.values()) + [np.zeros(0)])
+    if every.size == 0:
+        every = np.zeros(1)  # nothing finite: an empty axis around 0
     lo, hi = float(every.min()), float(every.max())
     if threshold is not None and math.isfinite(threshold):
         lo, hi = min(lo, threshold), max(hi, threshold)
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
     edges = np.linspace(lo, hi, bins + 1)
-    counts = {name: np.histogram(np.asarray(v, dtype=float), bins=edges)[0] for name, v in groups.items()}
+    counts = {name: np.histogram(a, bins=edges)[0] for name, a in arrays.items()}
     totals = sum(counts.values())
     ymax = max(int(totals.max()), 1)
     left, top, plot_w, plot_h = 50, 30, 400, 150
@@ -109,4 +117,6 @@ def stacked_histogram(groups: dict[str, list[float]], colors: dict[str, str], ti
         swatch = colors.get(name, "#999")
         body.append(f"<rect x='{left + plot_w + 16}' y='{y}' width='10' height='10' fill='{swatch}'/>")
         body.append(_text(left + plot_w + 30, y + 9, f"{name} ({int(counts[name].sum()):,})", 10))
+    if dropped:
+        body.append(_text(left + plot_w + 16, top + 13 + len(counts) * 14, f"not plotted: {dropped:,} (NaN/inf)", 10))
     return _svg(left + plot_w + 140, top + plot_h + 26, body, title)

@@ -43,3 +43,11 @@ def test_stacked_histogram_counts_every_value_and_draws_the_threshold() -> None:
 def test_stacked_histogram_of_one_repeated_value_still_draws() -> None:
     root = _parse(stacked_histogram({"kept": [3.0, 3.0, 3.0]}, {}, "constant"))
     assert [t.text for t in root.iter(f"{NS}text")].count("kept (3)") == 1
+
+
+def test_stacked_histogram_leaves_out_nan_and_infinite_values_and_says_so() -> None:
+    root = _parse(stacked_histogram({"kept": [1.0, float("nan"), 2.0], "rejected": [float("inf")]}, {}, "odd values"))
+    texts = [t.text for t in root.iter(f"{NS}text")]
+    assert "kept (2)" in texts and "rejected (0)" in texts and "not plotted: 2 (NaN/inf)" in texts
+    root = _parse(stacked_histogram({"kept": [float("nan")]}, {}, "nothing finite"))
+    assert "not plotted: 1 (NaN/inf)" in [t.text for t in root.iter(f"{NS}text")]
