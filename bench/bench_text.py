@@ -37,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import write_results
+from bench.common import write_chart, write_results
 
 WORKERS = 2
 
@@ -219,6 +219,12 @@ def main() -> None:
                                               "as its word tokenizer (bench/underthesea_tokenizer.py)",
                                   "stricter_baseline": "the same, given Kho's tokenizer"},
                          figures, ratio)
+    chart = write_chart("text", [
+        "Kho (same steps + exact dedup)", "Kho (full pipeline, near-dedup on)",
+        "datatrove + underthesea (baseline)", "datatrove given Kho's tokenizer"],
+        [figures["kho_docs_per_s"], figures["kho_with_near_dedup_docs_per_s"],
+         figures["datatrove_docs_per_s"], figures["datatrove_kho_tokenizer_docs_per_s"]],
+        f"bench/text: docs/s, {args.docs:,} docs, {WORKERS} workers")
     for k, v in figures.items():
         if isinstance(v, float):
             print(f"{k:34s} {v:,.2f}")
@@ -226,7 +232,7 @@ def main() -> None:
         print(f"{k:34s} {v:.3f}")
     print("profile shares:", json.dumps(prof["share_of_time_cumulative"]))
     print("tokenizers alone:", json.dumps({k: round(v, 3) for k, v in tokenizers.items()}))
-    print(f"results: {path}")
+    print(f"results: {path} and {chart}")
 
 
 if __name__ == "__main__":

@@ -50,3 +50,13 @@ def write_results(name: str, inputs: dict[str, Any], figures: dict[str, Any], ra
                                 "machine": machine(), "inputs": inputs, "figures": figures, "ratio": ratio},
                                indent=2, ensure_ascii=False) + "\n")
     return path
+
+
+def write_chart(name: str, labels: list[str], values: list[float], title: str) -> Path:
+    """Write bench/results/NAME.svg: a horizontal bar chart of the run's headline figures."""
+    from pipelines.svgplot import bar_chart
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.svg"
+    path.write_text(bar_chart(labels, [round(v, 1) for v in values], title, horizontal=True) + "\n")
+    return path
