@@ -20,7 +20,9 @@ Baselines (both datatrove 0.10.1, its filters and executor, 2 workers):
 Kho runs twice: with the same steps as the baseline plus exact dedup (near-dedup off), and
 with its full default pipeline (MinHash near-dedup against the run and the dedup index on).
 
-All use 2 worker processes on this 2-core machine; docs/s per core = docs/s / 2.
+All use 2 worker processes on this 2-core machine; docs/s per core = docs/s / 2. Memory: the
+peak resident memory each run adds to the bench's process tree (workers included), sampled
+every 0.25 s.
 A profile of Kho's per-record work (each stage timed alone, one process, warm memos) shows
 where the time goes, the rest of the Beam run's core time per document is reported as Beam,
 I/O and start-up overhead, and both tokenizers are timed alone on the same documents.
@@ -36,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import write_chart, write_results
+from bench.common import PeakTreeRss, write_chart, write_results
 
 WORKERS = 2
 
@@ -206,11 +208,15 @@ def main() -> None:
         corpus = work / "corpus"
         _write_corpus(docs, corpus, args.files)
         runs: dict[str, list[dict]] = {"dt": [], "dt_kho_tok": [], "kho": [], "kho_full": []}
+        jobs = {"dt": lambda a: run_datatrove(corpus, work, args.files, "underthesea", a),
+                "dt_kho_tok": lambda a: run_datatrove(corpus, work, args.files, "kho", a),
+                "kho": lambda a: run_kho(corpus, work, near_dedup=False, attempt=a),
+                "kho_full": lambda a: run_kho(corpus, work, near_dedup=True, attempt=a)}
         for attempt in range(args.repeat):
-            runs["dt"].append(run_datatrove(corpus, work, args.files, "underthesea", attempt))
-            runs["dt_kho_tok"].append(run_datatrove(corpus, work, args.files, "kho", attempt))
-            runs["kho"].append(run_kho(corpus, work, near_dedup=False, attempt=attempt))
-            runs["kho_full"].append(run_kho(corpus, work, near_dedup=True, attempt=attempt))
+            for name, job in jobs.items():
+                with PeakTreeRss() as mem:
+                    result = job(attempt)
+                runs[name].append({**result, "added_rss_mib": mem.added_mib})
         dt, dt_kho_tok, kho, kho_full = (min(r, key=lambda x: x["wall_s"]) for r in runs.values())
         prof = profile_kho(docs)
         tokenizers = time_tokenizers(docs)
@@ -228,6 +234,8 @@ def main() -> None:
         "datatrove_kho_tokenizer_wall_s": dt_kho_tok["wall_s"],
         "kho_outcomes": kho["totals"], "profile": prof, "tokenizers_alone": tokenizers,
         "all_wall_s": {name: [round(r["wall_s"], 2) for r in rs] for name, rs in runs.items()},
+        # memory the run added to the bench process tree at its peak (workers included), MiB
+        "peak_added_rss_mib": {name: round(max(r["added_rss_mib"] for r in rs)) for name, rs in runs.items()},
     }
     # what the Beam run costs beyond the per-record work: core time per document minus the profile's total
     figures["kho_beam_overhead_ms_per_doc_per_core"] = (
@@ -236,7 +244,9 @@ def main() -> None:
              "kho_with_near_dedup_vs_datatrove_docs_per_s":
                  figures["kho_with_near_dedup_docs_per_s"] / figures["datatrove_docs_per_s"],
              "kho_vs_datatrove_kho_tokenizer_docs_per_s":
-                 figures["kho_docs_per_s"] / figures["datatrove_kho_tokenizer_docs_per_s"]}
+                 figures["kho_docs_per_s"] / figures["datatrove_kho_tokenizer_docs_per_s"],
+             "kho_vs_datatrove_peak_memory": (figures["peak_added_rss_mib"]["kho"]
+                                              / max(1, figures["peak_added_rss_mib"]["dt"]))}
     path = write_results("text", {"docs": args.docs, "files": args.files, "seed": args.seed, "workers": WORKERS,
                                   "repeat": args.repeat, "figure": "fastest of the repeats",
                                   "baseline": "datatrove 0.10.1 LocalPipelineExecutor, same steps, underthesea "
@@ -257,6 +267,7 @@ def main() -> None:
     print("per-record ms/doc:", json.dumps(prof["ms_per_doc"]), "total", prof["per_record_ms_per_doc"])
     print("Beam, I/O and start-up, ms per doc per core:", round(figures["kho_beam_overhead_ms_per_doc_per_core"], 3))
     print("tokenizers alone:", json.dumps({k: round(v, 3) for k, v in tokenizers.items()}))
+    print("peak memory added by each run (MiB):", json.dumps(figures["peak_added_rss_mib"]))
     print(f"results: {path} and {chart}")
 
 

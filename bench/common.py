@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -60,3 +61,63 @@ def write_chart(name: str, labels: list[str], values: list[float], title: str) -
     path = RESULTS / f"{name}.svg"
     path.write_text(bar_chart(labels, [round(v, 1) for v in values], title, horizontal=True) + "\n")
     return path
+
+
+def _tree_rss_bytes(root: int) -> int:
+    """Resident memory of process ``root`` and all its descendants (Linux /proc), in bytes."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as fh:
+                fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        except OSError:
+            continue
+        pid = int(entry)
+        children.setdefault(int(fields.get("PPid", "0").strip() or 0), []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+class PeakTreeRss:
+    """Peak resident memory of this process and its children while the ``with`` block runs.
+
+    Sampled every ``interval`` seconds (worker processes come and go, so the peak of the sum
+    is what a machine must hold). ``peak_mib`` and ``added_mib`` after the block."""
+
+    def __init__(self, interval: float = 0.25) -> None:
+        self.interval, self.peak, self.start = interval, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_rss_bytes(me))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakTreeRss:
+        self.start = _tree_rss_bytes(os.getpid())
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mib(self) -> float:
+        """Highest resident memory of the process tree, MiB."""
+        return self.peak / 2**20
+
+    @property
+    def added_mib(self) -> float:
+        """Peak minus what the tree held when the block began (the run's own memory), MiB."""
+        return max(0, self.peak - self.start) / 2**20
