@@ -46,10 +46,6 @@ def load_word_list(name: str) -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
-def _alternation(words: tuple[str, ...], fold_case: bool = False) -> str:
-    return word_alternation(words, fold_case=fold_case)
-
-
 # Words after which a capitalised sequence names a street, unit, institution or work, not a person.
 _BLOCK_BEFORE = re.compile(
     r"(?:^|[^\w])(?:phố đi bộ|chi nhánh|cơ sở|đường|phố|ngõ|ngách|hẻm|kiệt|đại lộ|quận|huyện|phường|xã|thị trấn|thị xã|tp\.?|"
@@ -86,15 +82,16 @@ class NameFinder:
         cues = load_word_list("pii_cues.txt")
         titles = load_word_list("pii_title_cues.txt")
         self._cue_re = re.compile(
-            first_char_lookahead(cues, True) + r"(?<![\w])(?P<cue>(?i:" + _alternation(cues, True) + r"))"
-            + r"(?::\s*|\s+)(?:(?i:" + _alternation(titles, True) + r")\s+)?(?P<name>" + _NAME_TAIL + r")"
+            first_char_lookahead(cues, True) + r"(?<![\w])(?P<cue>(?i:" + word_alternation(cues, fold_case=True) + r"))"
+            + r"(?::\s*|\s+)(?:(?i:" + word_alternation(titles, fold_case=True) + r")\s+)?(?P<name>" + _NAME_TAIL + r")"
         )
         self._title_re = re.compile(
-            first_char_lookahead(titles, True) + r"(?<![\w])(?P<cue>(?i:" + _alternation(titles, True) + r"))"
+            first_char_lookahead(titles, True) + r"(?<![\w])(?P<cue>(?i:"
+            + word_alternation(titles, fold_case=True) + r"))"
             + r"\s+(?P<name>" + _NAME_TAIL + r")"
         )
         self._surname_re = re.compile(
-            first_char_lookahead(self.surnames) + r"(?<![\w])(?P<name>(?:" + _alternation(tuple(self.surnames))
+            first_char_lookahead(self.surnames) + r"(?<![\w])(?P<name>(?:" + word_alternation(self.surnames)
             + r")(?: " + CAP_SYL + r"){1,3})"
         )
         self._capseq_re = re.compile(r"(?<![\w])" + CAP_SYL + r"(?: " + CAP_SYL + r"){1,4}")
@@ -102,7 +99,7 @@ class NameFinder:
         # accented text and is skipped there, so unaccented surnames anchor a rule instead.
         plain = sorted({strip_diacritics(x) for x in self.surnames} - set(self.surnames), key=len, reverse=True)
         self._plain_surname_re = re.compile(
-            first_char_lookahead(plain) + r"(?<![\w])(?P<name>(?:" + _alternation(tuple(plain))
+            first_char_lookahead(plain) + r"(?<![\w])(?P<name>(?:" + word_alternation(plain)
             + r")(?: [A-Z][a-z]{0,6}){1,3})(?![\w])")
         self._plain_places = frozenset(strip_diacritics(x) for x in self.gaz.provinces | self.gaz.districts)
         self._plain_not_person = frozenset(strip_diacritics(x) for x in self.not_person)
