@@ -15,6 +15,13 @@ from typing import Any
 RESULTS = Path(__file__).parent / "results"
 
 
+def results_dir() -> Path:
+    """Where results go: bench/results, or $KHO_BENCH_RESULTS (smoke tests write elsewhere)."""
+    folder = Path(os.environ.get("KHO_BENCH_RESULTS") or RESULTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     mem = ""
@@ -44,9 +51,8 @@ def best_of(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
 
 
 def write_results(name: str, inputs: dict[str, Any], figures: dict[str, Any], ratio: dict[str, Any]) -> Path:
-    """Write bench/results/NAME.json and return its path."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    """Write NAME.json to :func:`results_dir` and return its path."""
+    path = results_dir() / f"{name}.json"
     path.write_text(json.dumps({"bench": name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                 "machine": machine(), "inputs": inputs, "figures": figures, "ratio": ratio},
                                indent=2, ensure_ascii=False) + "\n")
@@ -54,11 +60,10 @@ def write_results(name: str, inputs: dict[str, Any], figures: dict[str, Any], ra
 
 
 def write_chart(name: str, labels: list[str], values: list[float], title: str) -> Path:
-    """Write bench/results/NAME.svg: a horizontal bar chart of the run's headline figures."""
+    """Write NAME.svg to :func:`results_dir`: a horizontal bar chart of the run's headline figures."""
     from pipelines.svgplot import bar_chart
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.svg"
+    path = results_dir() / f"{name}.svg"
     path.write_text(bar_chart(labels, [round(v, 1) for v in values], title, horizontal=True) + "\n")
     return path
 
