@@ -59,7 +59,6 @@ MAX_OTHER_CONFIDENCE = 0.9
 _WORD = re.compile(r"[^\W\d_]+")
 # Letters that only (or mostly) Vietnamese writing uses, incl. every toned vowel.
 _VN_LETTERS = re.compile("[ăâđêôơưĂÂĐÊÔƠƯĩũĨŨ\u1ea0-\u1ef9àáãèéìíòóõùúýÀÁÃÈÉÌÍÒÓÕÙÚÝ]")
-_WS = re.compile(r"\s+")
 
 
 class LanguageModelError(RuntimeError):
@@ -161,7 +160,7 @@ class LanguageIdentifier:
 
     def identify(self, text: str) -> LangResult:
         """Language of ``text`` with a probability-like score in [0, 1]."""
-        line = _WS.sub(" ", text[:MAX_CHARS]).strip()
+        line = " ".join(text[:MAX_CHARS].split())  # whitespace runs -> one space (str.split: same set as \s)
         if not any(c.isalpha() for c in line):
             return LangResult("und", 0.0, None)
         lang, prob = self._predict(line)
