@@ -24,13 +24,14 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from bench.common import write_results
+from bench.common import write_jsonl_parts, write_results
 from bench.dedup_corpus import Corpus, generate
 from filters.minhash import MinHashConfig, MinHasher, tokenize
 from pipelines.dedup import NAMESPACE, NearDuplicates, text_dedup_item
@@ -41,14 +42,9 @@ log = logging.getLogger("bench.dedup")
 # ------------------------------------------------------------------------------ plumbing
 
 
-def write_jsonl(corpus: Corpus, folder: Path, files: int = 4) -> None:
-    """The corpus as ``files`` JSONL files (both systems read the same files)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    handles = [open(folder / f"part-{i:03d}.jsonl", "w", encoding="utf-8") for i in range(files)]
-    for n, (doc_id, text) in enumerate(corpus.docs):
-        handles[n % files].write(json.dumps({"id": doc_id, "text": text}, ensure_ascii=False) + "\n")
-    for h in handles:
-        h.close()
+def _rows(corpus: Corpus) -> Iterator[dict[str, str]]:
+    """The corpus as JSONL rows (both systems read the same files)."""
+    return ({"id": doc_id, "text": text} for doc_id, text in corpus.docs)
 
 
 def cluster_pairs(groups: dict[Any, list[str]]) -> set[tuple[str, str]]:
@@ -193,7 +189,7 @@ def one_size(n_docs: int, seed: int, cfg: MinHashConfig, workers: int, tmp: Path
     corpus = generate(n_docs, seed=seed)
     truth = corpus.true_pairs()
     data = tmp / f"data-{n_docs}"
-    write_jsonl(corpus, data, files)
+    write_jsonl_parts(_rows(corpus), data, files)
     kho_pairs, kho_s, counters = run_kho(data, tmp / f"kho-{n_docs}", cfg, workers)
     dt_pairs, dt_s = run_datatrove(data, tmp / f"dt-{n_docs}", cfg, workers, files)
     row = {"docs": len(corpus.docs),
@@ -215,7 +211,7 @@ def tokenization_study(n_docs: int, seed: int, cfg: MinHashConfig, tmp: Path) ->
     corpus = generate(n_docs, seed=seed)
     truth = corpus.true_pairs()
     data = tmp / "data-tok"
-    write_jsonl(corpus, data, 2)
+    write_jsonl_parts(_rows(corpus), data, 2)
     out: dict[str, Any] = {"docs": len(corpus.docs)}
     variants = {"syllable+verify": cfg, "syllable-noverify": cfg.model_copy(update={"verify_pairs": False}),
                 "word+verify": cfg.model_copy(update={"tokenization": "word"}),

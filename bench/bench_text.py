@@ -38,20 +38,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import PeakTreeRss, write_chart, write_results
+from bench.common import PeakTreeRss, write_chart, write_jsonl_parts, write_results
 
 WORKERS = 2
-
-
-def _write_corpus(docs: list[dict], folder: Path, files: int) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"part-{i:03d}.jsonl" for i in range(files)]
-    handles = [open(p, "w", encoding="utf-8") for p in paths]
-    for i, d in enumerate(docs):
-        handles[i % files].write(json.dumps(d, ensure_ascii=False) + "\n")
-    for h in handles:
-        h.close()
-    return paths
 
 
 def run_kho(corpus_dir: Path, work: Path, near_dedup: bool, attempt: int = 0) -> dict:
@@ -206,7 +195,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="kho-bench-text-"))
     try:
         corpus = work / "corpus"
-        _write_corpus(docs, corpus, args.files)
+        write_jsonl_parts(docs, corpus, args.files)
         runs: dict[str, list[dict]] = {"dt": [], "dt_kho_tok": [], "kho": [], "kho_full": []}
         jobs = {"dt": lambda a: run_datatrove(corpus, work, args.files, "underthesea", a),
                 "dt_kho_tok": lambda a: run_datatrove(corpus, work, args.files, "kho", a),

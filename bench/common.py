@@ -7,7 +7,7 @@ import os
 import platform
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,21 @@ def best_of(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
         out = fn()
         best = min(best, time.perf_counter() - t0)
     return best, out
+
+
+def write_jsonl_parts(rows: Iterable[dict[str, Any]], folder: Path, files: int) -> list[Path]:
+    """``rows`` as ``files`` JSONL files ``part-NNN.jsonl``, dealt round-robin (both systems of a
+    bench read the same files)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"part-{i:03d}.jsonl" for i in range(files)]
+    handles = [open(p, "w", encoding="utf-8") for p in paths]
+    try:
+        for i, row in enumerate(rows):
+            handles[i % files].write(json.dumps(row, ensure_ascii=False) + "\n")
+    finally:
+        for h in handles:
+            h.close()
+    return paths
 
 
 def write_results(name: str, inputs: dict[str, Any], figures: dict[str, Any], ratio: dict[str, Any]) -> Path:

@@ -296,10 +296,6 @@ class FastCRFSegmenter:
         through a tie within 1e-9 (underthesea_core then decides, so ties break exactly as there)."""
         return [self._viterbi(d) for d in self.emission_diffs(lines)]
 
-    def tag(self, syllables: list[str]) -> list[str] | None:
-        """B-W/I-W per syllable of one line (see :meth:`tag_many`)."""
-        return self.tag_many([syllables])[0]
-
     def _viterbi(self, diff: list[float]) -> list[str] | None:
         """Best label path, or None when it depends on a tie (two scores within 1e-9).
 
@@ -425,7 +421,7 @@ class VietnameseWordTokenizer(WordTokenizer):
         if self._fast is None and self.fast:
             fast = FastCRFSegmenter()
             syllables = [_syllables(p) for p in _PROBES]
-            if [fast.tag(s) for s in syllables] != self._rust_tag(syllables):
+            if fast.tag_many(syllables) != self._rust_tag(syllables):
                 logger.warning("fast CRF disagrees with underthesea_core on the probes; using underthesea_core")
                 self.fast = False
                 return None
