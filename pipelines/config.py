@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from filters.minhash import MinHashConfig
 from filters.quality import QualityThresholds
+from pipelines.readers import DEFAULT_MAX_LINE_BYTES
 from schemas.config import load_model
+from storage.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_TARGET_BYTES
 
 
 class _Strict(BaseModel):
@@ -31,7 +33,7 @@ class SourceConfig(_Strict):
     text_field: str = "text"
     url_field: str = "url"
     date_field: str = "date"
-    max_line_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    max_line_bytes: int = Field(DEFAULT_MAX_LINE_BYTES, ge=1024)
     encoding: str | None = Field(None, description=(
         "Byte encoding when it is not UTF-8: a codec name (cp1258, windows-1252, ...), tcvn3 or "
         "vni, or 'legacy' to detect TCVN3 / VNI / CP1258 per record. Unset: strict UTF-8, and "
@@ -76,8 +78,8 @@ class DedupConfig(_Strict):
 class OutputConfig(_Strict):
     """How kept records and run tables are written."""
 
-    target_shard_bytes: int = Field(512 * 1024 * 1024, ge=1024)
-    row_group_rows: int = Field(20_000, ge=100)
+    target_shard_bytes: int = Field(DEFAULT_TARGET_BYTES, ge=1024)
+    row_group_rows: int = Field(DEFAULT_ROW_GROUP_ROWS, ge=100)
     write_buckets: int = Field(4, ge=1, le=100_000, description=(
         "Parallel shard writers; each writes one or more shards of target size."))
 

@@ -418,7 +418,7 @@ class ReadDedupIndex(beam.PTransform):
     def __init__(self, store: ObjectStore, dataset: str, config: MinHashConfig | None = None,
                  probe: beam.PCollection | None = None, only_runs: set[str] | None = None) -> None:
         super().__init__()
-        self.store, self.dataset, self.config, self.probe = store, dataset, config, probe
+        self.store, self.dataset, self.probe = store, dataset, probe
         manifest = read_index_manifest(store, dataset) or {"shards": [], "partition_bits": 0}
         if config is not None and manifest.get("config") not in (None, _config_fingerprint(config)):
             raise ValueError(f"dedup index of {dataset!r} was built with {manifest['config']}, "

@@ -18,6 +18,7 @@ from typing import Any
 
 from pipelines.config import IngestConfig, SourceConfig
 from storage.base import ObjectStore
+from storage.errors import ObjectNotFoundError
 from storage.versions import VersionStore
 
 
@@ -95,11 +96,13 @@ def plan_units(cfg: IngestConfig, store: ObjectStore,
             raise NoInputsError(f"source {src.name!r}: its paths matched no inputs")
         for location, uri, path, size, fp in inputs:
             key = ledger_key(src.name, uri)
-            if store.exists(key):
+            try:
                 entry = json.loads(store.get_bytes(key))
-                if entry.get("fingerprint") == fp and entry.get("run_id") in committed:
-                    skipped.append(uri)
-                    continue
+            except ObjectNotFoundError:
+                entry = {}
+            if entry.get("fingerprint") == fp and entry.get("run_id") in committed:
+                skipped.append(uri)
+                continue
             unit_id = hashlib.sha256(f"{src.name}\x00{uri}".encode()).hexdigest()[:16]
             units.append(WorkUnit(unit_id, src.model_dump(mode="json"), uri, location, path, size, fp))
     return units, skipped

@@ -262,6 +262,7 @@ def read_warc(fh: BinaryIO, uri: str, source: dict[str, Any]) -> Iterator[Outcom
     from warcio.archiveiterator import ArchiveIterator
 
     name = source["name"]
+    decode = source_decoder(source)
     seen = 0
     it = ArchiveIterator(fh, check_digests=False)
     while True:
@@ -281,7 +282,7 @@ def read_warc(fh: BinaryIO, uri: str, source: dict[str, Any]) -> Iterator[Outcom
         url = rec.rec_headers.get_header("WARC-Target-URI")
         date = rec.rec_headers.get_header("WARC-Date")
         try:
-            yield from _warc_record(rec, name, uri, rid, url, date, source)
+            yield from _warc_record(rec, name, uri, rid, url, date, source, decode)
         except Exception as exc:  # noqa: BLE001 - one bad record must not stop the file
             yield "quarantine", quarantine_row(name, uri, rid, exc,
                                                f"WARC record {rid} could not be parsed: {exc}")
@@ -291,7 +292,7 @@ def read_warc(fh: BinaryIO, uri: str, source: dict[str, Any]) -> Iterator[Outcom
 
 
 def _warc_record(rec, name: str, uri: str, rid: str, url: str | None, date: str | None,
-                 source: dict[str, Any]) -> Iterator[Outcome]:
+                 source: dict[str, Any], decode) -> Iterator[Outcome]:
     from filters.normalize import TextDecodeError
 
     if rec.rec_type == "response":
@@ -315,7 +316,7 @@ def _warc_record(rec, name: str, uri: str, rid: str, url: str | None, date: str 
     else:
         payload = rec.content_stream().read()
         try:
-            text = source_decoder(source)(payload)
+            text = decode(payload)
         except TextDecodeError as exc:
             yield "quarantine", quarantine_row(name, uri, rid, exc, raw=payload)
             return

@@ -31,14 +31,10 @@ def _hist(samples: list[dict], value, title: str, threshold: float | None = None
 
 
 def signal_thresholds(quality: dict[str, Any]) -> dict[str, tuple[float, str]]:
-    """Signal name -> (threshold, "min "/"max ") for plotting, from the quality config.
+    """Signal name -> (threshold, "min "/"max ") for plotting, from the quality config
+    (``filters.quality.SIGNAL_THRESHOLDS`` names the config field of each signal)."""
+    from filters.quality import SIGNAL_THRESHOLDS
 
-    Uses ``filters.quality.SIGNAL_THRESHOLDS`` when the quality module declares it.
-    """
-    try:
-        from filters.quality import SIGNAL_THRESHOLDS
-    except ImportError:
-        return {}
     out = {}
     for signal, (field, direction) in SIGNAL_THRESHOLDS.items():
         value = quality.get(field)

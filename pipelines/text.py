@@ -9,12 +9,13 @@ meaningless values); their language score is still stored.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import apache_beam as beam
 
 from pipelines.commit import CommitRun, run_prefix
-from pipelines.common import ExactDedup, ReadUnits, RunStats, WriteTable
+from pipelines.common import ExactDedup, ReadUnits, RunStats, WriteTable, keep_rule
 from pipelines.config import IngestConfig
 from pipelines.records import content_hash, quarantine_row
 from schemas.config import config_hash
@@ -95,12 +96,9 @@ class AnnotateText(beam.DoFn):
             if lang.lang in self.language["keep"]:
                 signals, failed = self.scorer.score(text)
                 reasons += failed
-        if self.redact:
-            out_text, pii_counts = self.pii.scrub(text)
-        else:
-            out_text, pii_counts = text, {}
-            for f in self.pii.find_pii(text):
-                pii_counts[f.type] = pii_counts.get(f.type, 0) + 1
+        findings = self.pii.find_pii(text)
+        pii_counts = Counter(f.type for f in findings)
+        out_text = self.pii.redact(text, findings) if self.redact else text
         return {
             **{k: rec[k] for k in ("id", "source", "uri", "pointer", "url", "crawl_date", "license")},
             "text": out_text,
@@ -167,9 +165,8 @@ class TextDedupItems(beam.DoFn):
     def process(self, rec: dict[str, Any]):
         from pipelines.dedup import text_dedup_item
 
-        # The stated keep rule: earliest crawl date, then smallest id (published records win).
-        yield text_dedup_item(rec["id"], rec["text"], self.hasher,
-                              priority=(rec.get("crawl_date") or "\uffff", rec["id"]))
+        # The same keep rule as exact dedup (published records win before it applies).
+        yield text_dedup_item(rec["id"], rec["text"], self.hasher, priority=keep_rule(rec))
 
 
 def add_near_dedup(p: beam.Pipeline, unique, cfg: IngestConfig, store: ObjectStore, run_id: str,
