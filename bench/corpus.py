@@ -15,7 +15,8 @@ the same (n, seed) always gives the same corpus, and 20,000 documents take about
 from __future__ import annotations
 
 import random
-import unicodedata
+
+from filters.legacy_encodings import strip_diacritics
 
 __all__ = ["KINDS", "generate_vietnamese_corpus", "strip_diacritics"]
 
@@ -148,20 +149,12 @@ _DOMAINS = ["vnexpress.net", "tuoitre.vn", "thanhnien.vn", "dantri.com.vn", "vie
 _EMAIL_USERS = ["nguyen.van.an", "tranbich88", "hoang.long", "lan.dang", "minhtuan.pham"]
 _EMAIL_HOSTS = ["gmail.com", "yahoo.com.vn", "example.vn", "fpt.com.vn"]
 
-_DIACRITIC_FREE = str.maketrans({"đ": "d", "Đ": "D"})
-
 #: Document kinds and their relative weights in the mix.
 KINDS: dict[str, float] = {
     "news": 0.30, "forum": 0.12, "news_pii": 0.05, "short": 0.06, "menu": 0.05, "list": 0.05,
     "repeated": 0.05, "spam": 0.04, "ellipsis": 0.04, "junk": 0.03, "code": 0.02, "lorem": 0.01,
     "english": 0.04, "no_diacritics": 0.04, "exact_dup": 0.05, "near_dup": 0.05,
 }
-
-
-def strip_diacritics(text: str) -> str:
-    """Vietnamese as often typed on phones and old forums: no tone marks, đ -> d."""
-    decomposed = unicodedata.normalize("NFD", text.translate(_DIACRITIC_FREE))
-    return unicodedata.normalize("NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn"))
 
 
 # ----------------------------------------------------------------------------- builders

@@ -34,6 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from filters.legacy_encodings import (
+    VIETNAMESE_LETTER,
     ONSETS,
     RHYMES,
     TONE_NONE,
@@ -58,7 +59,6 @@ MAX_OTHER_CONFIDENCE = 0.9
 
 _WORD = re.compile(r"[^\W\d_]+")
 # Letters that only (or mostly) Vietnamese writing uses, incl. every toned vowel.
-_VN_LETTERS = re.compile("[ăâđêôơưĂÂĐÊÔƠƯĩũĨŨ\u1ea0-\u1ef9àáãèéìíòóõùúýÀÁÃÈÉÌÍÒÓÕÙÚÝ]")
 
 
 class LanguageModelError(RuntimeError):
@@ -165,7 +165,7 @@ class LanguageIdentifier:
             return LangResult("und", 0.0, None)
         lang, prob = self._predict(line)
         head = line[:2000]
-        if len(_VN_LETTERS.findall(head)) * 100 > len(head):
+        if len(VIETNAMESE_LETTER.findall(head)) * 100 > len(head):
             return LangResult(lang, prob, None)
         # (almost) no Vietnamese letters: plain Vietnamese typed without marks?
         if lang == "vi":

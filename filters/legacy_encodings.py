@@ -39,7 +39,11 @@ __all__ = [
     "main_vowel_index", "strip_diacritics", "tcvn3_to_unicode", "unicode_to_tcvn3",
     "vni_to_unicode", "unicode_to_vni", "viqr_to_unicode", "unicode_to_viqr",
     "score_legacy_encoding", "detect_legacy_encoding", "convert_legacy", "LEGACY_ENCODINGS",
+    "VIETNAMESE_LETTER",
 ]
+
+#: One letter that only Vietnamese writes (shaped or toned; NFC), either case.
+VIETNAMESE_LETTER = re.compile("[ăâđêôơưĂÂĐÊÔƠƯĩũĨŨ\u1ea0-\u1ef9àáãèéìíòóõùúýÀÁÃÈÉÌÍÒÓÕÙÚÝ]")
 
 LegacyEncoding = Literal["tcvn3", "vni", "viqr"]
 LEGACY_ENCODINGS: tuple[LegacyEncoding, ...] = ("tcvn3", "vni", "viqr")

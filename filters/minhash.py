@@ -37,7 +37,6 @@ EMPTY = np.uint32(0xFFFFFFFF)
 
 _PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
 _DIGITS = re.compile(r"\d+", re.UNICODE)
-_SPACE = re.compile(r"\s+", re.UNICODE)
 # Odd 64-bit multipliers that mix the hashes of consecutive tokens into one n-gram hash.
 _NGRAM_MULTS = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
                          0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53,
@@ -85,7 +84,7 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFC", text).lower()
     text = _PUNCT.sub(" ", text)
     text = _DIGITS.sub("0", text)
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def syllable_tokens(text: str) -> list[str]:

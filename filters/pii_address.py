@@ -158,20 +158,13 @@ def _extend_tail(text: str, end: int, gaz: Gazetteer) -> tuple[int, int]:
         return end, parts
 
 
-def _hamlet_prefixed_tail(text: str, end: int) -> bool:
-    """A hamlet is an address only when a ward/commune or district follows it."""
-    return _TAIL_PREFIXED.match(text, end) is not None
-
-
 def find_addresses(text: str, gaz: Gazetteer | None = None) -> list[Hit]:
     """Street and hamlet-level addresses, extended over following administrative units."""
     gaz = gaz or load_gazetteer()
     hits: list[Hit] = []
-    taken_until = -1
     for m in _STREET.finditer(text):
         end, _ = _extend_tail(text, m.end(), gaz)
         hits.append(Hit("ADDRESS", m.start(), end, 2))
-        taken_until = max(taken_until, end)
     for m in _BARE_STREET.finditer(text):
         if any(h.start <= m.start() < h.end for h in hits):
             continue
@@ -181,7 +174,9 @@ def find_addresses(text: str, gaz: Gazetteer | None = None) -> list[Hit]:
     for m in _HAMLET.finditer(text):
         if any(h.start <= m.start() < h.end for h in hits):
             continue
-        if _hamlet_prefixed_tail(text, m.end()):
-            end, _ = _extend_tail(text, m.end(), gaz)
+        # a hamlet is an address only when a ward/commune or district follows it
+        tail = _TAIL_PREFIXED.match(text, m.end())
+        if tail:
+            end, _ = _extend_tail(text, tail.end(), gaz)
             hits.append(Hit("ADDRESS", m.start(), end, 1))
     return hits

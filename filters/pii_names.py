@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable
 from importlib import resources
 
-from filters.legacy_encodings import strip_diacritics
+from filters.legacy_encodings import VIETNAMESE_LETTER, strip_diacritics
 from filters.pii_address import Gazetteer, load_gazetteer
 from filters.pii_rules import Hit
 from filters.pii_text import CAP_SYL, first_char_lookahead, word_alternation
@@ -59,11 +59,6 @@ _BLOCK_BEFORE = re.compile(
 
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“(\-–•*]\s*)$")
 _NAME_TAIL = rf"{CAP_SYL}(?: {CAP_SYL}){{0,3}}"
-_SENT_SPLIT = re.compile(r"(?<=[.!?…])\s+|\n+")
-
-
-_VN_LETTER = re.compile("[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]",
-                        re.IGNORECASE)
 
 
 class NameFinder:
@@ -238,7 +233,7 @@ class NameFinder:
                 continue
             done.add(sent_start)
             sentence = text[sent_start:sent_end]
-            if not _VN_LETTER.search(sentence):
+            if not VIETNAMESE_LETTER.search(sentence):
                 continue  # unaccented: the NER model is unreliable there and costly; see __init__
             for ps, pe in self._run_ner(sentence):
                 a, b = ps + sent_start, pe + sent_start

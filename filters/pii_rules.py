@@ -192,11 +192,6 @@ def find_phones(text: str) -> list[Hit]:
     return [Hit("PHONE", s, e, 1) for s, e in _phone_spans(text) if not _has_unit_after(text, e)]
 
 
-def vn_phone_is_valid(candidate: str) -> bool:
-    """Public helper: whether a written number is a valid VN phone (used by the tax-code rule)."""
-    return _valid_vn_phone(candidate)
-
-
 # --------------------------------------------------------------------------- email, IP
 _EMAIL = re.compile(r"(?<![\w.+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}\b")
 
