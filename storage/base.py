@@ -56,6 +56,16 @@ class ObjectStore(abc.ABC):
         """Store ``data`` under ``key`` atomically, replacing any previous object."""
 
     @abc.abstractmethod
+    def put_if_absent(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
+        """Create ``key`` only if no object is stored under it; return whether this call created it.
+
+        The one conditional write of the commit protocol: of two racing callers exactly one
+        gets True (S3 ``If-None-Match: *``; locally an exclusive hard link of a complete file).
+        ``data`` must be unique to the caller (it names its run): a retried S3 request is told
+        apart from a lost race by comparing the stored bytes with ``data``.
+        """
+
+    @abc.abstractmethod
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         """Upload a local file atomically; large files go up in parts."""
 

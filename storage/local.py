@@ -44,6 +44,36 @@ class LocalStore(ObjectStore):
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self._atomic_write(key, lambda fh: fh.write(data))
 
+    def put_if_absent(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
+        dest = self._path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=dest.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, dest)  # atomic, fails if dest exists: readers never see a partial file
+            except FileExistsError:
+                return False
+            return True
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def stale_temp_files(self, older_than: datetime) -> Iterator[Path]:
+        """Temporary files of interrupted writes older than ``older_than`` (for gc)."""
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.startswith(_TMP_PREFIX):
+                    full = Path(dirpath) / name
+                    try:
+                        mtime = datetime.fromtimestamp(full.stat().st_mtime, timezone.utc)
+                    except FileNotFoundError:
+                        continue
+                    if mtime < older_than:
+                        yield full
+
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         def copy(fh) -> None:
             with open(path, "rb") as src:

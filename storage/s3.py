@@ -35,6 +35,8 @@ _TRANSIENT_CODES = {
     "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "OperationAborted",
     "XMinioServerNotInitialized", "XMinioStorageFull", "RequestTimeTooSkewed",
 }
+#: What a server answers when an ``If-None-Match: *`` create finds the key taken.
+_CONDITIONAL_LOST = {"PreconditionFailed", "ConditionalRequestConflict"}
 _AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}
 
 
@@ -155,6 +157,29 @@ class S3Store(ObjectStore):
         name = self._name(key)
         self._call("put", key, lambda: self._client.put_object(
             self.bucket, name, io.BytesIO(data), len(data), content_type=content_type))
+
+    def put_if_absent(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> bool:
+        """Conditional create with ``If-None-Match: *`` (MinIO, AWS S3 and SeaweedFS enforce it).
+
+        The header goes out through the SDK's low-level PUT: ``put_object`` would turn it into
+        ``x-amz-meta-*`` metadata. A retried request that already succeeded answers 412 on the
+        retry, so after a 412 the stored bytes are compared with ours to tell the two apart."""
+        name = self._name(key)
+        headers = {"If-None-Match": "*", "Content-Type": content_type}
+        try:
+            self._call("conditional put", key,
+                       lambda: self._client._put_object(self.bucket, name, data, headers=headers))
+        except S3Error as exc:
+            if exc.code in _CONDITIONAL_LOST:
+                return self._conditional_was_ours(key, data)
+            raise
+        return True
+
+    def _conditional_was_ours(self, key: str, data: bytes) -> bool:
+        try:
+            return self.get_bytes(key) == data
+        except ObjectNotFoundError:
+            return False
 
     def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
         name = self._name(key)
