@@ -17,8 +17,10 @@ FnApiRunner and on Flink/Spark/Dataflow at 100 PB:
    itself a root (the graph had not converged) is left kept: the component stays split, which
    keeps a duplicate but never drops a unique record. A counter reports it.
 
-The published-record index (``index/<dataset>/``) is Parquet of (partition, band, band_hash, id)
-sorted by band_hash, found through ``index/<dataset>/manifest.json`` (no LIST). See docs/dedup.md.
+The published-record index (``index/<dataset>/runs/<run>/``) is Parquet of (partition, band,
+band_hash, id) sorted by band_hash; each run lists its own shards in ``shards.json`` beside
+them, so no two runs write the same object and only committed runs' lists are read (no LIST,
+no shared manifest to lose updates on). See docs/dedup.md.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from apache_beam.metrics import Metrics
 from filters.minhash import MinHashConfig, MinHasher, signature_from_bytes, signature_to_bytes
 from storage.base import ObjectStore
 from storage.errors import ObjectNotFoundError
+from storage.layout import index_prefix, index_run_list_key, index_run_prefix
 from storage.shards import json_bytes
 
 log = logging.getLogger(__name__)
@@ -337,28 +340,23 @@ def _split_joined(kv: tuple[str, dict[str, list]]) -> Iterator[Any]:
 # ------------------------------------------------------------------------- published index
 
 
-def index_prefix(dataset: str) -> str:
-    """Where a dataset's dedup index lives."""
-    return f"index/{dataset}"
-
-
-def index_manifest_key(dataset: str) -> str:
-    """The object that lists the index shards (read instead of LISTing the prefix)."""
-    return f"{index_prefix(dataset)}/manifest.json"
-
-
 def _config_fingerprint(cfg: MinHashConfig) -> dict[str, Any]:
     """The settings that must match for bucket keys to be comparable."""
     return {"ngram": cfg.ngram, "bands": cfg.bands, "rows": cfg.rows, "seed": cfg.seed,
             "tokenization": cfg.tokenization}
 
 
-def read_index_manifest(store: ObjectStore, dataset: str) -> dict[str, Any] | None:
-    """The index manifest, or None if the dataset has no index yet."""
+def read_run_index(store: ObjectStore, dataset: str, run_id: str) -> dict[str, Any] | None:
+    """One run's index shard list (``index/<dataset>/runs/<run>/shards.json``), or None."""
     try:
-        return json.loads(store.get_bytes(index_manifest_key(dataset)))
+        return json.loads(store.get_bytes(index_run_list_key(dataset, run_id)))
     except ObjectNotFoundError:
         return None
+
+
+def indexed_runs(store: ObjectStore, dataset: str) -> list[str]:
+    """Runs that wrote an index (one short listing; callers that know the committed runs pass them)."""
+    return store.list_children(f"{index_prefix(dataset)}/runs")
 
 
 def partition_of(bucket_key: int, bits: int) -> int:
@@ -419,15 +417,22 @@ class ReadDedupIndex(beam.PTransform):
                  probe: beam.PCollection | None = None, only_runs: set[str] | None = None) -> None:
         super().__init__()
         self.store, self.dataset, self.probe = store, dataset, probe
-        manifest = read_index_manifest(store, dataset) or {"shards": [], "partition_bits": 0}
-        if config is not None and manifest.get("config") not in (None, _config_fingerprint(config)):
-            raise ValueError(f"dedup index of {dataset!r} was built with {manifest['config']}, "
-                             f"not {_config_fingerprint(config)}")
-        self.bits = int(manifest.get("partition_bits", 0))
         self.shards: dict[int, list[str]] = {}
-        for s in manifest["shards"]:
+        self.bits = 0
+        runs = sorted(indexed_runs(store, dataset) if only_runs is None else only_runs)
+        for run in runs:
             # Index shards of a run count only once that run committed a version.
-            if only_runs is None or s["run_id"] in only_runs:
+            listing = read_run_index(store, dataset, run)
+            if listing is None:
+                continue
+            if config is not None and listing["config"] != _config_fingerprint(config):
+                raise ValueError(f"dedup index of {dataset!r} (run {run}) was built with "
+                                 f"{listing['config']}, not {_config_fingerprint(config)}; "
+                                 "use the same minhash settings or rebuild the index")
+            if self.shards and listing["partition_bits"] != self.bits:
+                raise ValueError(f"dedup index of {dataset!r}: run {run} uses other partition bits")
+            self.bits = int(listing["partition_bits"])
+            for s in listing["shards"]:
                 self.shards.setdefault(int(s["partition"]), []).append(s["key"])
 
     def expand(self, pbegin):
@@ -456,7 +461,7 @@ class _WritePartition(beam.DoFn):
                           "band": pa.array([r[0] for r in rows], pa.int16()),
                           "band_hash": pa.array([r[1] for r in rows], pa.int64()),
                           "id": pa.array([r[2] for r in rows], pa.string())}, schema=INDEX_SCHEMA)
-        key = f"{index_prefix(self.dataset)}/runs/{self.run_id}/part-{part:05d}.parquet"
+        key = f"{index_run_prefix(self.dataset, self.run_id)}/part-{part:05d}.parquet"
         buf = pa.BufferOutputStream()
         # Small row groups: a probe reads only the groups whose band_hash range can match.
         pq.write_table(table, buf, compression="zstd", row_group_size=self.rg)
@@ -466,27 +471,24 @@ class _WritePartition(beam.DoFn):
                "sha256": hashlib.sha256(data).hexdigest(), "run_id": self.run_id}
 
 
-class _UpdateManifest(beam.DoFn):
-    """Append this run's shards to the index manifest (one small object, written last)."""
+class _WriteRunList(beam.DoFn):
+    """Write this run's list of index shards (its own key; later runs read it once committed)."""
 
     def __init__(self, store: ObjectStore, dataset: str, run_id: str, config: MinHashConfig, bits: int) -> None:
         self.store, self.dataset, self.run_id, self.config, self.bits = store, dataset, run_id, config, bits
 
     def process(self, shards: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        manifest = read_index_manifest(self.store, self.dataset) or {
-            "version": INDEX_VERSION, "dataset": self.dataset, "config": _config_fingerprint(self.config),
-            "partition_bits": self.bits, "shards": []}
-        if manifest["config"] != _config_fingerprint(self.config) or manifest["partition_bits"] != self.bits:
-            raise ValueError("dedup index settings differ from this run's; rebuild the index")
-        kept = [s for s in manifest["shards"] if s["run_id"] != self.run_id]  # a rerun replaces itself
-        manifest["shards"] = kept + sorted(shards, key=lambda s: s["key"])
-        self.store.put_bytes(index_manifest_key(self.dataset), json_bytes(manifest), "application/json")
-        yield manifest
+        listing = {"version": INDEX_VERSION, "dataset": self.dataset, "run_id": self.run_id,
+                   "config": _config_fingerprint(self.config), "partition_bits": self.bits,
+                   "shards": sorted(shards, key=lambda s: s["key"])}
+        self.store.put_bytes(index_run_list_key(self.dataset, self.run_id), json_bytes(listing),
+                             "application/json")
+        yield listing
 
 
 class WriteDedupIndex(beam.PTransform):
     """Kept DedupItems -> index shards (one per non-empty partition, sorted by band_hash) under
-    ``index/<dataset>/runs/<run_id>/`` and the updated manifest (output: the manifest).
+    ``index/<dataset>/runs/<run_id>/`` and their list ``shards.json`` (output: the list).
 
     Call it once the run's version is committed, with the items that were kept.
     """
@@ -509,5 +511,5 @@ class WriteDedupIndex(beam.PTransform):
                 | "GroupPartitions" >> beam.GroupByKey()
                 | "WritePartitions" >> beam.ParDo(_WritePartition(self.store, self.dataset, self.run_id, self.rg))
                 | "CollectShardList" >> beam.combiners.ToList()
-                | "UpdateManifest" >> beam.ParDo(_UpdateManifest(self.store, self.dataset, self.run_id,
-                                                                 self.config, bits)))
+                | "WriteRunList" >> beam.ParDo(_WriteRunList(self.store, self.dataset, self.run_id,
+                                                           self.config, bits)))

@@ -21,11 +21,14 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipelines.commit import run_prefix
 from pipelines.config import IngestConfig
-from pipelines.plan import committed_runs, plan_units
-from storage.versions import VersionStore
+from pipelines.plan import WorkUnit, committed_runs, list_units, split_done
 from storage.base import ObjectStore
+from storage.faults import checkpoint
+from storage.layout import run_info_key, run_prefix
+from storage.leases import InputsHeldError, RunLease
+from storage.shards import json_bytes
+from storage.versions import VersionStore
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ class IngestResult:
     stats: dict[str, Any] | None
     skipped_inputs: list[str]
     report_key: str | None
+    held_inputs: dict[str, str] | None = None  # uri -> live run that is ingesting it
 
 
 def code_version() -> str:
@@ -71,29 +75,79 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     return opts
 
 
+def repair_dataset(vs: VersionStore, dataset: str) -> None:
+    """Finish what a run killed after its commit point left undone: move ``latest`` to the
+    highest version and rebuild that version's run stats and report."""
+    from pipelines.commit import repair_run
+    from pipelines.report import render_report
+
+    vs.repair_refs(dataset)
+    head = vs.head(dataset)
+    if head is not None and head.run_id:
+        repair_run(vs.store, head.run_id, head.version, render_report)
+
+
+def _plan(cfg: IngestConfig, store: ObjectStore, lease: RunLease
+          ) -> tuple[list[WorkUnit], list[str], dict[str, str], set[str]]:
+    """Claim the inputs, then drop those already ingested: (todo, skipped uris, held, committed).
+
+    Claims come first: a run that held an input commits before it releases the claim, so once
+    this run holds the claim, the ledger and the committed runs it reads next are current."""
+    units = list_units(cfg, store)
+    held = lease.claim((u.unit_id, u.uri) for u in units)
+    free = [u for u in units if u.unit_id not in held]
+    checkpoint("after_claim")
+    committed = committed_runs(VersionStore(store), cfg.dataset)
+    todo, done = split_done(free, store, cfg.dataset, committed)
+    lease.release_claims(u.unit_id for u in done)
+    by_id = {u.unit_id: u.uri for u in units}
+    return todo, [u.uri for u in done], {by_id[k]: v for k, v in held.items()}, committed
+
+
 def run_ingest(cfg: IngestConfig, store: ObjectStore, beam_args: list[str] | None = None, *,
                on_progress: Callable[[int, int, int], None] | None = None,
                run_id: str | None = None) -> IngestResult:
     """Plan, run and commit one ingest. ``on_progress(units_done, units_total, records)``
-    is called while a local runner works."""
+    is called while a local runner works.
+
+    The run holds a lease on the dataset from planning to its end and claims each input, so
+    an overlapping run (a scheduler that started it twice) skips inputs this one is
+    ingesting; when every input is held, InputsHeldError names the run that holds them."""
     from pipelines.text import build_text_pipeline
 
-    committed = committed_runs(VersionStore(store), cfg.dataset)
-    units, skipped = plan_units(cfg, store, committed)
+    vs = VersionStore(store)
+    repair_dataset(vs, cfg.dataset)
     run_id = run_id or new_run_id()
-    if not units:
-        log.info("nothing new to ingest: all %d inputs are in the ledger", len(skipped))
-        return IngestResult(run_id, None, None, skipped, None)
-    opts = pipeline_options(beam_args or [])
-    local = opts.view_as(StandardOptions).runner in LOCAL_RUNNERS
-    progress_dir = tempfile.mkdtemp(prefix="kho-progress-") if local and on_progress else None
-    p = beam.Pipeline(options=opts)
-    build_text_pipeline(p, cfg, store, [u.to_dict() for u in units], run_id, code_version(),
-                        progress_dir, committed)
-    _run_with_progress(p, progress_dir, len(units), on_progress)
+    lease = RunLease(store, cfg.dataset, run_id)
+    lease.acquire()
+    try:
+        units, skipped, held, committed = _plan(cfg, store, lease)
+        if held:
+            log.warning("%d input(s) skipped: being ingested by live run(s) %s", len(held),
+                        ", ".join(sorted(set(held.values()))))
+        if not units:
+            if held:
+                raise InputsHeldError(
+                    f"every new input of {cfg.dataset} is being ingested by run(s) "
+                    f"{', '.join(sorted(set(held.values())))}; nothing to do until they finish "
+                    "(a run killed hard frees its inputs after KHO_LEASE_TTL_S seconds)")
+            log.info("nothing new to ingest: all %d inputs are in the ledger", len(skipped))
+            return IngestResult(run_id, None, None, skipped, None, held)
+        store.put_bytes(run_info_key(run_id), json_bytes(
+            {"run_id": run_id, "dataset": cfg.dataset, "started": datetime.now(timezone.utc).isoformat(),
+             "code_version": code_version(), "inputs": len(units)}), "application/json")
+        opts = pipeline_options(beam_args or [])
+        local = opts.view_as(StandardOptions).runner in LOCAL_RUNNERS
+        progress_dir = tempfile.mkdtemp(prefix="kho-progress-") if local and on_progress else None
+        p = beam.Pipeline(options=opts)
+        build_text_pipeline(p, cfg, store, [u.to_dict() for u in units], run_id, code_version(),
+                            progress_dir, committed)
+        _run_with_progress(p, progress_dir, len(units), on_progress)
+    finally:
+        lease.release()
     stats_obj = json.loads(store.get_bytes(f"{run_prefix(run_id)}/stats.json"))
     return IngestResult(run_id, stats_obj.get("version"), stats_obj, skipped,
-                        f"{run_prefix(run_id)}/report.html")
+                        f"{run_prefix(run_id)}/report.html", held)
 
 
 def _run_with_progress(p: beam.Pipeline, progress_dir: str | None, total: int,

@@ -1,7 +1,7 @@
 """Planning an ingest: list each source's inputs, skip what the ledger already holds, and
 turn the rest into deterministic work units.
 
-The ledger has one small object per ingested input, ``ledger/<source>/<uri-hash>.json``,
+The ledger has one small object per ingested input, ``ledger/<dataset>/<source>/<uri-hash>.json``,
 checked with a point lookup (never a LIST). An entry counts only if the run that wrote it
 committed a version, so a run killed before its commit leaves nothing that hides inputs
 from the rerun.
@@ -19,6 +19,7 @@ from typing import Any
 from pipelines.config import IngestConfig, SourceConfig
 from storage.base import ObjectStore
 from storage.errors import ObjectNotFoundError
+from storage.layout import ledger_key
 from storage.versions import VersionStore
 
 
@@ -40,10 +41,6 @@ class WorkUnit:
 
 class NoInputsError(ValueError):
     """A source's paths match no files."""
-
-
-def ledger_key(source: str, uri: str) -> str:
-    return f"ledger/{source}/{hashlib.sha256(uri.encode()).hexdigest()[:32]}.json"
 
 
 def _local_inputs(src: SourceConfig, base: Path) -> list[tuple[str, str, int, str]]:
@@ -81,36 +78,53 @@ def committed_runs(vs: VersionStore, dataset: str) -> set[str]:
     return {vs.manifest(f"{dataset}@{v}").run_id for v in vs.versions(dataset)}
 
 
-def plan_units(cfg: IngestConfig, store: ObjectStore,
-               committed: set[str] | None = None) -> tuple[list[WorkUnit], list[str]]:
-    """Work units to ingest, and the URIs skipped because the ledger already holds them.
-
-    ``committed``: the dataset's committed run ids, if the caller already has them."""
-    if committed is None:
-        committed = committed_runs(VersionStore(store), cfg.dataset)
-    units, skipped = [], []
+def list_units(cfg: IngestConfig, store: ObjectStore) -> list[WorkUnit]:
+    """Every input of every source as a work unit (no ledger lookups)."""
+    units = []
     for src in cfg.sources:
         inputs = [("local", *i) for i in _local_inputs(src, cfg.base_dir)]
         inputs += [("store", *i) for i in _store_inputs(src, store)]
         if not inputs:
             raise NoInputsError(f"source {src.name!r}: its paths matched no inputs")
         for location, uri, path, size, fp in inputs:
-            key = ledger_key(src.name, uri)
-            try:
-                entry = json.loads(store.get_bytes(key))
-            except ObjectNotFoundError:
-                entry = {}
-            if entry.get("fingerprint") == fp and entry.get("run_id") in committed:
-                skipped.append(uri)
-                continue
             unit_id = hashlib.sha256(f"{src.name}\x00{uri}".encode()).hexdigest()[:16]
             units.append(WorkUnit(unit_id, src.model_dump(mode="json"), uri, location, path, size, fp))
-    return units, skipped
+    return units
+
+
+def split_done(units: list[WorkUnit], store: ObjectStore, dataset: str,
+               committed: set[str]) -> tuple[list[WorkUnit], list[WorkUnit]]:
+    """(to ingest, already ingested): an input is done when its ledger entry has the same
+    fingerprint and was written by a run that committed a version (``committed``)."""
+    todo, done = [], []
+    for u in units:
+        try:
+            entry = json.loads(store.get_bytes(ledger_key(dataset, u.source["name"], u.uri)))
+        except ObjectNotFoundError:
+            entry = {}
+        if entry.get("fingerprint") == u.fingerprint and entry.get("run_id") in committed:
+            done.append(u)
+        else:
+            todo.append(u)
+    return todo, done
+
+
+def plan_units(cfg: IngestConfig, store: ObjectStore,
+               committed: set[str] | None = None) -> tuple[list[WorkUnit], list[str]]:
+    """Work units to ingest, and the URIs skipped because the ledger already holds them.
+
+    ``committed``: the dataset's committed run ids, if the caller already has them. A run
+    that may overlap others claims its inputs first (pipelines/ingest.py) and then calls
+    :func:`split_done`, so that a run committed meanwhile is seen."""
+    if committed is None:
+        committed = committed_runs(VersionStore(store), cfg.dataset)
+    todo, done = split_done(list_units(cfg, store), store, cfg.dataset, committed)
+    return todo, [u.uri for u in done]
 
 
 def write_ledger(store: ObjectStore, units: list[dict[str, Any]], dataset: str, run_id: str) -> None:
     """Record every unit of a run in the ledger (done before the manifest; see module doc)."""
     for u in units:
-        store.put_bytes(ledger_key(u["source"]["name"], u["uri"]), json.dumps(
+        store.put_bytes(ledger_key(dataset, u["source"]["name"], u["uri"]), json.dumps(
             {"uri": u["uri"], "fingerprint": u["fingerprint"], "run_id": run_id,
              "dataset": dataset}).encode(), "application/json")

@@ -14,14 +14,14 @@ from typing import Any
 
 import apache_beam as beam
 
-from pipelines.commit import CommitRun, run_prefix
+from pipelines.commit import CommitRun
 from pipelines.common import ExactDedup, ReadUnits, RunStats, WriteTable, keep_rule
 from pipelines.config import IngestConfig
 from pipelines.records import content_hash, quarantine_row
 from schemas.config import config_hash
 from schemas.text import QUARANTINE_SCHEMA, duplicates_schema, rejected_schema, text_record_schema
 from storage.base import ObjectStore
-from storage.versions import shard_prefix
+from storage.layout import run_prefix, shard_prefix
 
 EXAMPLE_CHARS = 400
 
@@ -255,7 +255,8 @@ def build_text_pipeline(p: beam.Pipeline, cfg: IngestConfig, store: ObjectStore,
          | "CommitTrigger" >> beam.Create([None])
          | "Commit" >> beam.ParDo(
              CommitRun(store, cfg.dataset, run_id, code_version, config_hash(cfg),
-                       cfg.model_dump(mode="json"), render_report),
+                       cfg.model_dump(mode="json"), render_report, seen_runs=committed_runs,
+                       recheck=cfg.dedup.near.enabled, dup_schema=duplicates_schema()),
              shards=beam.pvalue.AsList(shards), tables=beam.pvalue.AsList(table_infos),
              stats=beam.pvalue.AsSingleton(stats), units=beam.pvalue.AsList(unit_pc),
              index=beam.pvalue.AsList(index_done) if index_done is not None else []))

@@ -1,7 +1,10 @@
-"""The version manifest and shard-list contracts (format ``kho.manifest/1``).
+"""The version manifest and shard-list contracts (format ``kho.manifest/2``).
 
 A manifest is small and immutable; it points to shard lists (Parquet, at most
-``SHARD_LIST_MAX_ROWS`` rows each) that hold every stored object of the version.
+``SHARD_LIST_MAX_ROWS`` rows each) that hold every stored object of the version. Its
+``merkle_root`` covers the lists' roots and every other field (format 2; format 1, read for
+old stores, covered the lists only). ``parent_root`` is the parent's root, so a child vouches
+for its parent's whole manifest.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-MANIFEST_FORMAT = "kho.manifest/1"
+MANIFEST_FORMAT = "kho.manifest/2"
 SHARD_LIST_MAX_ROWS = 50_000
 
 SHARD_LIST_SCHEMA = pa.schema([
@@ -57,10 +60,11 @@ class Manifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["kho.manifest/1"] = MANIFEST_FORMAT
+    format: Literal["kho.manifest/1", "kho.manifest/2"] = MANIFEST_FORMAT
     dataset: str
     version: str
     parent: str | None = None
+    parent_root: str | None = None
     created_at: datetime
     code_version: str
     config_hash: str = ""
@@ -69,6 +73,19 @@ class Manifest(BaseModel):
     stats: dict[str, Any] = Field(default_factory=dict)
     shard_lists: list[ShardListRef] = Field(default_factory=list)
     merkle_root: str
+
+    def fields(self) -> dict[str, Any]:
+        """Every field but the root, as JSON data: what format 2's root covers besides the lists."""
+        return self.model_dump(mode="json", exclude={"merkle_root"})
+
+    def expected_root(self, list_roots: list[str] | None = None) -> str:
+        """The root this manifest should carry, from ``list_roots`` (default: as recorded)."""
+        from storage.merkle import fields_hash, version_root
+
+        roots = [r.merkle_root for r in self.shard_lists] if list_roots is None else list_roots
+        if self.format == "kho.manifest/1":
+            return version_root(roots)
+        return version_root(roots, fields_hash(self.fields()))
 
     @property
     def total_shards(self) -> int:

@@ -1,8 +1,9 @@
 """Merkle roots over shard hashes, so one short hash vouches for a whole version.
 
 Two levels: each shard list has a root over its shards (key and sha256 of each, ordered
-by key), and a version's root is taken over its lists' roots. A new version that reuses a
-list reuses its root without reading it; `verify` recomputes both levels from the bytes.
+by key), and a version's root is taken over its lists' roots and the hash of the manifest's
+other fields (format 2). A new version that reuses a list reuses its root without reading it;
+`verify` recomputes every level from the bytes.
 """
 
 from __future__ import annotations
@@ -35,6 +36,18 @@ def shards_root(entries: Iterable[tuple[str, str]]) -> str:
     return merkle_root(leaf_hash(k, h) for k, h in sorted(entries))
 
 
-def version_root(list_roots: Iterable[str]) -> str:
-    """Root over the shard lists' roots, in manifest order."""
-    return merkle_root(bytes.fromhex(r) for r in list_roots)
+def version_root(list_roots: Iterable[str], fields_hash: str | None = None) -> str:
+    """Root over the shard lists' roots, in manifest order, and (format 2) the hash of every
+    other manifest field, so no field can change without changing the root."""
+    leaves = [bytes.fromhex(r) for r in list_roots]
+    if fields_hash is not None:
+        leaves.append(hashlib.sha256(b"\x02" + bytes.fromhex(fields_hash)).digest())
+    return merkle_root(leaves)
+
+
+def fields_hash(fields: dict) -> str:
+    """sha256 of a manifest's fields (all but its root) as canonical JSON."""
+    import json
+
+    blob = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()

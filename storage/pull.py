@@ -2,8 +2,10 @@
 
 Layout of DEST: the shards under their store keys below ``datasets/<name>/shards/``,
 ``manifest.json`` (the version's manifest) and ``.kho-pull/`` with one marker per finished
-shard, so an interrupted pull resumes where it stopped. With a row filter, Parquet shards
-are verified against their manifest hash first, then filtered while being written locally.
+shard, so an interrupted pull resumes where it stopped. Before anything is fetched the
+manifest is checked against its Merkle root and its anchors (refs, child version); each shard
+is checked against its sha256 as it arrives. With a row filter, Parquet shards are verified
+first, then filtered while being written locally.
 """
 
 from __future__ import annotations
@@ -83,6 +85,22 @@ def _pull_one(vs: VersionStore, shard: ShardInfo, dest: Path, where: str | None,
     return rows
 
 
+def check_manifest(vs: VersionStore, manifest: Manifest) -> None:
+    """Refuse a version whose manifest does not match its own root or its anchors (refs, child):
+    recomputes every list's root from the lists (whose bytes are checked against the manifest)."""
+    from storage.merkle import shards_root
+    from storage.verify import anchor_problems
+
+    roots = [shards_root(zip(t.column("key").to_pylist(), t.column("sha256").to_pylist()))
+             for t in (vs.shard_list(ref) for ref in manifest.shard_lists)]
+    problems = [] if manifest.expected_root(roots) == manifest.merkle_root else [
+        "its Merkle root does not match its shard lists and fields"]
+    problems += anchor_problems(vs, manifest)
+    if problems:
+        raise IntegrityError(f"{manifest.dataset}@{manifest.version} failed its integrity check "
+                             f"({'; '.join(problems)}); nothing pulled; run `kho verify`")
+
+
 def pull_version(vs: VersionStore, manifest: Manifest, dest: Path, *, modality: str | None = None,
                  where: str | None = None, workers: int = 8,
                  on_bytes: Callable[[int], None] | None = None,
@@ -90,6 +108,7 @@ def pull_version(vs: VersionStore, manifest: Manifest, dest: Path, *, modality: 
     """Copy a version's shards to ``dest``, skipping shards a previous pull finished."""
     if where:
         parse_where(where)  # fail before downloading anything
+    check_manifest(vs, manifest)
     dest = Path(dest)
     (dest / ".kho-pull").mkdir(parents=True, exist_ok=True)
     report = PullReport(dest)

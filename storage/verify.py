@@ -1,4 +1,12 @@
-"""Re-hash every stored object of a version and check its Merkle roots."""
+"""Re-hash every stored object of a version and check its Merkle roots and whole manifest.
+
+What is checked: every shard's bytes against its sha256 and size; every shard list against
+its hash, Merkle root and the totals the manifest records for it; the version root, which in
+format 2 covers every manifest field (stats, sources, created_at, ...); and the version's
+anchors outside its own manifest: the root each ref pointing at it recorded, and the
+``parent_root`` its child version recorded. An edit to a manifest shows up as a root
+mismatch; an edit that also recomputes the root shows up against the anchors.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ from dataclasses import dataclass, field
 
 from schemas.manifest import Manifest
 from storage.errors import IntegrityError, ObjectNotFoundError, StoreError
-from storage.merkle import shards_root, version_root
+from storage.merkle import shards_root
 from storage.shards import ShardInfo
 from storage.versions import VersionStore
 
@@ -74,13 +82,57 @@ def verify_version(vs: VersionStore, manifest: Manifest, *, workers: int = 8,
             root = shards_root((s.key, s.sha256) for s in shards)
             if root != listref.merkle_root:
                 report.problems.append((listref.key, "shard list Merkle root differs from the manifest"))
+            report.problems.extend((listref.key, p) for p in _list_totals_problems(listref, shards))
             roots.append(root)
             for shard, problem in zip(shards, pool.map(lambda s: _check_shard(vs, s, on_bytes), shards)):
                 report.shards_checked += 1
                 report.bytes_checked += shard.bytes
                 if problem:
                     report.problems.append((shard.key, problem))
-    if version_root(roots) != manifest.merkle_root:
-        report.problems.append((f"{manifest.dataset}@{manifest.version}",
-                                "version Merkle root differs from the manifest"))
+    name = f"{manifest.dataset}@{manifest.version}"
+    if manifest.expected_root(roots) != manifest.merkle_root:
+        report.problems.append((name, "version Merkle root differs from the manifest: its shard lists "
+                                "or fields (stats, sources, dates, totals) were changed after the commit"))
+    report.problems.extend((name, p) for p in anchor_problems(vs, manifest))
     return report
+
+
+def _list_totals_problems(listref, shards: list[ShardInfo]) -> list[str]:
+    from storage.versions import PRIMARY_FORMATS
+
+    want = {"shards": len(shards), "rows": sum(s.rows for s in shards if s.format in PRIMARY_FORMATS),
+            "data_bytes": sum(s.bytes for s in shards),
+            "modalities": sorted({s.modality for s in shards})}
+    return [f"manifest says {k}={getattr(listref, k)!r}, the shard list holds {v!r}"
+            for k, v in want.items() if getattr(listref, k) != v]
+
+
+def anchor_problems(vs: VersionStore, manifest: Manifest) -> list[str]:
+    """Where refs or the child version recorded a different root for this version."""
+    problems = []
+    for ref in vs.store.list_children(f"datasets/{manifest.dataset}/refs"):
+        try:
+            version, root = vs.ref_entry(manifest.dataset, ref)
+        except (ObjectNotFoundError, IntegrityError):
+            continue
+        if version == manifest.version and root is not None and root != manifest.merkle_root:
+            problems.append(f"ref {ref!r} recorded root {root[:16]}…, the manifest carries "
+                            f"{manifest.merkle_root[:16]}…: the manifest was replaced after tagging")
+    child = _child(vs, manifest)
+    if child is not None and child.parent_root not in (None, manifest.merkle_root):
+        problems.append(f"child {child.version} recorded parent root {child.parent_root[:16]}…, "
+                        f"the manifest carries {manifest.merkle_root[:16]}…: the manifest was replaced")
+    return problems
+
+
+def _child(vs: VersionStore, manifest: Manifest) -> Manifest | None:
+    import re
+
+    m = re.match(r"^v(\d+)$", manifest.version)
+    if not m:
+        return None
+    try:
+        child = vs.manifest(f"{manifest.dataset}@v{int(m.group(1)) + 1}")
+    except (StoreError, ValueError):
+        return None
+    return child if child.parent == manifest.version else None

@@ -1,10 +1,11 @@
 """Dataset versions: immutable manifests, reusable shard lists, and refs.
 
-Keys (same on every backend):
-    datasets/<name>/versions/<version>.json     manifest, written last, never rewritten
-    datasets/<name>/refs/<ref>                  a version id as text ("latest", tags)
-    datasets/<name>/shardlists/<version>-<n>.parquet
-Commit order is shards, then shard lists, then the manifest (the commit point), then refs.
+Keys are built in storage/layout.py. Commit order: shards, then shard lists (named by the run
+that writes them, so two runs never write the same list), then the manifest with a
+conditional create (the commit point: of two racing commits for ``vN`` exactly one wins, the
+other gets CommitConflictError and retries on top of the winner), then refs. A new version's
+parent is the highest committed version, never whatever ``latest`` says: a run killed between
+its manifest and its ref leaves a stale ref, which the next commit (or ``repair_refs``) moves.
 A crash before the manifest leaves only unreferenced objects, which `gc` removes.
 """
 
@@ -24,39 +25,23 @@ import pyarrow.parquet as pq
 
 from schemas.manifest import SHARD_LIST_MAX_ROWS, SHARD_LIST_SCHEMA, Manifest, ShardListRef, SourceSummary
 from storage.base import ObjectStore
-from storage.errors import IntegrityError, StoreError, VersionNotFoundError
-from storage.merkle import shards_root, version_root
+from storage.errors import IntegrityError, ObjectNotFoundError, StoreError, VersionNotFoundError
+from storage.faults import checkpoint
+from storage.layout import check_name, dataset_prefix, manifest_key, ref_key, shard_prefix, shardlist_key, versions_prefix
+from storage.merkle import shards_root
 from storage.shards import ShardInfo, json_bytes, write_parquet_object
 
 log = logging.getLogger(__name__)
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 PRIMARY_FORMATS = ("parquet", "webdataset")
+COMMIT_ATTEMPTS = 8
+
+__all__ = ["CommitConflictError", "PRIMARY_FORMATS", "VersionRef", "VersionStore", "check_name",
+           "dataset_prefix", "diff_versions", "manifest_key", "ref_key", "shard_prefix"]
 
 
-def check_name(kind: str, value: str) -> str:
-    """Validate a dataset, version or ref name (they become object keys)."""
-    if not _NAME_RE.match(value):
-        raise ValueError(f"invalid {kind} name {value!r}: use letters, digits, '.', '_' or '-' "
-                         "(at most 128, starting with a letter or digit)")
-    return value
-
-
-def dataset_prefix(dataset: str) -> str:
-    return f"datasets/{check_name('dataset', dataset)}"
-
-
-def manifest_key(dataset: str, version: str) -> str:
-    return f"{dataset_prefix(dataset)}/versions/{version}.json"
-
-
-def ref_key(dataset: str, ref: str) -> str:
-    return f"{dataset_prefix(dataset)}/refs/{check_name('ref', ref)}"
-
-
-def shard_prefix(dataset: str, modality: str, run_id: str) -> str:
-    """Where one run writes its shards of one modality."""
-    return f"{dataset_prefix(dataset)}/shards/{modality}/{run_id}"
+class CommitConflictError(StoreError):
+    """Another run committed the version number this commit was about to take."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +73,7 @@ class VersionStore:
 
     def versions(self, dataset: str) -> list[str]:
         """Version ids of a dataset, oldest first (lists only its small versions/ folder)."""
-        names = [n[:-5] for n in self.store.list_children(f"{dataset_prefix(dataset)}/versions")
+        names = [n[:-5] for n in self.store.list_children(versions_prefix(dataset))
                  if n.endswith(".json")]
         return sorted(names, key=_version_sort_key)
 
@@ -96,21 +81,33 @@ class VersionStore:
         """Ref name -> version id."""
         out = {}
         for name in self.store.list_children(f"{dataset_prefix(dataset)}/refs"):
-            out[name] = self.store.get_text(ref_key(dataset, name)).strip()
+            out[name] = self.ref_entry(dataset, name)[0]
         return out
+
+    def ref_entry(self, dataset: str, ref: str) -> tuple[str, str | None]:
+        """(version, manifest root the ref recorded or None for old refs) of one ref."""
+        parts = self.store.get_text(ref_key(dataset, ref)).split()
+        if not parts:
+            raise IntegrityError(f"ref {dataset}@{ref} is empty: run `kho datasets repair {dataset}`")
+        return parts[0], (parts[1] if len(parts) > 1 else None)
+
+    def head(self, dataset: str) -> Manifest | None:
+        """The highest committed version (the parent of the next commit), or None."""
+        versions = self.versions(dataset)
+        return self.manifest(f"{dataset}@{versions[-1]}") if versions else None
 
     def resolve(self, ref: VersionRef | str) -> str:
         """The version id a ``NAME@REF`` points at."""
         ref = VersionRef.parse(ref) if isinstance(ref, str) else ref
         if self.store.exists(manifest_key(ref.dataset, ref.ref)):
             return ref.ref
-        key = ref_key(ref.dataset, ref.ref)
-        if not self.store.exists(key):
+        try:
+            return self.ref_entry(ref.dataset, ref.ref)[0]
+        except ObjectNotFoundError:
             known = ", ".join(self.versions(ref.dataset)[-5:]) or "none"
             raise VersionNotFoundError(
                 f"{ref} is neither a version nor a ref of dataset {ref.dataset!r} "
-                f"(recent versions: {known}); see `kho datasets list`")
-        return self.store.get_text(key).strip()
+                f"(recent versions: {known}); see `kho datasets list`") from None
 
     def manifest(self, ref: VersionRef | str) -> Manifest:
         """Load and validate the manifest that ``ref`` resolves to."""
@@ -136,12 +133,31 @@ class VersionStore:
                     yield ShardInfo(**row)
 
     # -- writing -----------------------------------------------------------------------
-    def commit(
+    def commit(self, dataset: str, new_shards: Iterable[ShardInfo], *, parent: str | None = "latest",
+               attempts: int = COMMIT_ATTEMPTS, **kw: Any) -> Manifest:
+        """Publish a new version = parent's shards - removed + new, retrying lost races.
+
+        ``parent="latest"`` (the default) means the highest committed version; ``None`` starts
+        a version with no parent; any other ref or version id branches from that version.
+        Callers that must re-check their data when another run committed first (dedup) use
+        :meth:`try_commit` in their own loop instead. ``kw``: see :meth:`try_commit`.
+        """
+        shards = list(new_shards)
+        for _ in range(attempts):
+            base = self.head(dataset) if parent == "latest" else self._parent(dataset, parent)
+            try:
+                return self.try_commit(dataset, shards, parent=base, **kw)
+            except CommitConflictError as exc:
+                log.info("%s; retrying on top of it", exc)
+        raise CommitConflictError(f"{dataset}: {attempts} commits in a row lost to concurrent runs; "
+                                  "rerun later")
+
+    def try_commit(
         self,
         dataset: str,
         new_shards: Iterable[ShardInfo],
         *,
-        parent: str | None = "latest",
+        parent: Manifest | None,
         removed_keys: Iterable[str] = (),
         code_version: str,
         run_id: str = "",
@@ -150,19 +166,20 @@ class VersionStore:
         stats: dict[str, Any] | None = None,
         refs: Iterable[str] = ("latest",),
     ) -> Manifest:
-        """Publish a new version = parent's shards - removed + new, then move ``refs``.
+        """One attempt to publish ``v(N+1)`` on top of ``parent`` (``vN``).
 
         The parent's shard lists that lose nothing are reused as they are; only lists that
-        lose shards are rewritten, and the new shards get lists of their own.
+        lose shards are rewritten, and the new shards get lists of their own, all named by
+        ``run_id`` and the version. Raises CommitConflictError if ``v(N+1)`` exists already.
         """
         check_name("dataset", dataset)
-        parent_manifest = self._parent(dataset, parent)
-        version = self._next_version(dataset, parent_manifest)
+        version = self._next_version(dataset, parent)
+        tag = f"-{version}"
         removed = set(removed_keys)
         lists: list[ShardListRef] = []
         pending: list[dict[str, Any]] = []
-        if parent_manifest is not None:
-            for listref in parent_manifest.shard_lists:
+        if parent is not None:
+            for listref in parent.shard_lists:
                 if not removed:
                     lists.append(listref)
                     continue
@@ -174,22 +191,25 @@ class VersionStore:
                     pending.extend(kept)
         pending.extend(s.to_dict() for s in new_shards)
         pending.sort(key=lambda r: r["key"])
+        owner = run_id or "manual"
         for n, start in enumerate(range(0, len(pending), SHARD_LIST_MAX_ROWS)):
-            lists.append(self._write_list(dataset, version, n, pending[start:start + SHARD_LIST_MAX_ROWS]))
+            lists.append(self._write_list(shardlist_key(dataset, owner, n, tag),
+                                          pending[start:start + SHARD_LIST_MAX_ROWS]))
         manifest = Manifest(
             dataset=dataset, version=version,
-            parent=parent_manifest.version if parent_manifest else None,
+            parent=parent.version if parent else None,
+            parent_root=parent.merkle_root if parent else None,
             created_at=datetime.now(timezone.utc), code_version=code_version,
             config_hash=config_hash, run_id=run_id,
             sources=[s if isinstance(s, SourceSummary) else SourceSummary(**s) for s in sources],
-            stats=stats or {}, shard_lists=lists,
-            merkle_root=version_root(r.merkle_root for r in lists),
+            stats=stats or {}, shard_lists=lists, merkle_root="0" * 64,
         )
-        key = manifest_key(dataset, version)
-        if self.store.exists(key):
-            raise StoreError(f"version {dataset}@{version} appeared while committing: another run "
-                             "committed to this dataset concurrently; rerun to commit on top of it")
-        self.store.put_bytes(key, json_bytes(manifest.model_dump(mode="json")), "application/json")
+        manifest = manifest.model_copy(update={"merkle_root": manifest.expected_root()})
+        checkpoint("before_commit_point")
+        if not self.store.put_if_absent(manifest_key(dataset, version),
+                                        json_bytes(manifest.model_dump(mode="json")), "application/json"):
+            raise CommitConflictError(f"{dataset}@{version} was committed by another run first")
+        checkpoint("after_commit_point")
         for ref in refs:
             self.tag(dataset, ref, version)
         log.info("committed %s@%s: %d shards, %d rows", dataset, version,
@@ -197,29 +217,42 @@ class VersionStore:
         return manifest
 
     def tag(self, dataset: str, ref: str, version: str) -> None:
-        """Point ``ref`` at an existing version."""
-        if not self.store.exists(manifest_key(dataset, version)):
-            raise VersionNotFoundError(f"cannot tag {dataset}@{version}: no such version")
-        self.store.put_text(ref_key(dataset, ref), version + "\n")
+        """Point ``ref`` at an existing version (the ref records the version's root too)."""
+        try:
+            m = Manifest.model_validate_json(self.store.get_bytes(manifest_key(dataset, version)))
+        except ObjectNotFoundError:
+            raise VersionNotFoundError(f"cannot tag {dataset}@{version}: no such version") from None
+        self.store.put_text(ref_key(dataset, ref), f"{version} {m.merkle_root}\n")
+
+    def repair_refs(self, dataset: str) -> str | None:
+        """Move ``latest`` to the highest version if a crash left it behind; return the old target."""
+        versions = self.versions(dataset)
+        if not versions:
+            return None
+        try:
+            current = self.ref_entry(dataset, "latest")[0]
+        except (ObjectNotFoundError, IntegrityError):
+            current = None
+        if current != versions[-1]:
+            log.warning("%s@latest pointed at %s, not the highest version %s (a run was interrupted "
+                        "after its commit); moved it", dataset, current, versions[-1])
+            self.tag(dataset, "latest", versions[-1])
+            return current or "-"
+        return None
 
     def _parent(self, dataset: str, parent: str | None) -> Manifest | None:
         if parent is None:
             return None
-        try:
-            return self.manifest(VersionRef(dataset, parent))
-        except VersionNotFoundError:
-            if parent == "latest":
-                return None  # first version of a new dataset
-            raise
+        return self.manifest(VersionRef(dataset, parent))
 
-    def _next_version(self, dataset: str, parent: Manifest | None) -> str:
-        existing = self.versions(dataset)
-        last = max((_version_sort_key(v)[0] for v in existing), default=0)
-        return f"v{last + 1}"
+    @staticmethod
+    def _next_version(dataset: str, parent: Manifest | None) -> str:
+        """``parent`` + 1, strictly: if that number is taken, the conditional create fails and
+        the caller learns that its parent is no longer the head (no version is skipped over)."""
+        return f"v{_version_sort_key(parent.version)[0] + 1}" if parent else "v1"
 
-    def _write_list(self, dataset: str, version: str, n: int, rows: list[dict[str, Any]]) -> ShardListRef:
+    def _write_list(self, key: str, rows: list[dict[str, Any]]) -> ShardListRef:
         table = pa.Table.from_pylist(rows, schema=SHARD_LIST_SCHEMA)
-        key = f"{dataset_prefix(dataset)}/shardlists/{version}-{n:04d}.parquet"
         info = write_parquet_object(self.store, key, table)
         primary = [r for r in rows if r["format"] in PRIMARY_FORMATS]
         return ShardListRef(

@@ -13,7 +13,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from filters.minhash import MinHashConfig, MinHasher, signature_to_bytes
-from pipelines.dedup import (DedupItem, NearDuplicates, ReadDedupIndex, WriteDedupIndex, index_manifest_key,
+from pipelines.dedup import (DedupItem, NearDuplicates, ReadDedupIndex, WriteDedupIndex, index_run_list_key,
                              text_dedup_item)
 from storage.local import LocalStore
 
@@ -174,7 +174,7 @@ def test_published_records_win(tmp_path: Path) -> None:
     with beam.Pipeline(options=PipelineOptions(ONE)) as p:
         _ = (p | beam.Create(published) | WriteDedupIndex(store, "ds", "run-1", cfg, partition_bits=2,
                                                            row_group_rows=8))
-    assert store.exists(index_manifest_key("ds"))
+    assert store.exists(index_run_list_key("ds", "run-1"))
     near = texts[1].split()
     near[10] = "khác"
     new = [text_dedup_item("new-near", " ".join(near), h, (-1,)),  # better priority, still loses
@@ -183,7 +183,7 @@ def test_published_records_win(tmp_path: Path) -> None:
            text_dedup_item("new-other-dup", texts[4], h, (4,))]
     got = run_pairs(new, cfg, tmp_path, store=store, dataset="ds")
     assert got == {"new-near": "pub-1", "new-same": "pub-2", "new-other-dup": "new-other"}
-    # the manifest lists the shards, and a second run appends instead of replacing
+    # each run lists its own shards; a second run's list adds to the first's
     with beam.Pipeline(options=PipelineOptions(ONE)) as p:
         _ = p | beam.Create(new[2:3]) | WriteDedupIndex(store, "ds", "run-2", cfg, partition_bits=2)
     got = run_pairs([text_dedup_item("late", texts[4], h, (0,))], cfg, tmp_path, store=store, dataset="ds")

@@ -1,0 +1,112 @@
+"""Every object key Kho writes, built in one place (same keys on a local folder and on S3).
+
+    datasets/<name>/versions/<version>.json        manifest: the commit point, never rewritten
+    datasets/<name>/refs/<ref>                      "<version> <manifest root>" (conveniences)
+    datasets/<name>/shardlists/<run>-<n>.parquet    shard lists, named by the run that wrote them
+    datasets/<name>/shards/<modality>/<run>/...     shards
+    runs/<run>/                                     run.json, stats, report, run tables
+    ledger/<name>/<source>/<uri-hash>.json          inputs already ingested
+    index/<name>/runs/<run>/                        dedup index shards + shards.json of one run
+    leases/<name>/runs/<run>.json                   a live run's lease (heartbeat)
+    leases/<name>/inputs/<unit>.json                an input claimed by a live run
+
+Before its commit point a run writes only keys that carry its own run id, so nothing it
+writes can collide with another run; the one shared key it creates is its version's manifest,
+with a conditional create. ``gc`` walks :data:`GC_PREFIXES` and tells a key's run by
+:func:`run_id_of`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: Run ids: ``YYYYmmddTHHMMSSZ-<8 hex>`` (see pipelines.ingest.new_run_id).
+RUN_ID_RE = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
+
+
+def check_name(kind: str, value: str) -> str:
+    """Validate a dataset, version or ref name (they become object keys)."""
+    if not _NAME_RE.match(value):
+        raise ValueError(f"invalid {kind} name {value!r}: use letters, digits, '.', '_' or '-' "
+                         "(at most 128, starting with a letter or digit)")
+    return value
+
+
+def dataset_prefix(dataset: str) -> str:
+    return f"datasets/{check_name('dataset', dataset)}"
+
+
+def manifest_key(dataset: str, version: str) -> str:
+    return f"{dataset_prefix(dataset)}/versions/{version}.json"
+
+
+def versions_prefix(dataset: str) -> str:
+    return f"{dataset_prefix(dataset)}/versions"
+
+
+def ref_key(dataset: str, ref: str) -> str:
+    return f"{dataset_prefix(dataset)}/refs/{check_name('ref', ref)}"
+
+
+def shard_prefix(dataset: str, modality: str, run_id: str) -> str:
+    """Where one run writes its shards of one modality."""
+    return f"{dataset_prefix(dataset)}/shards/{modality}/{run_id}"
+
+
+def shardlist_key(dataset: str, run_id: str, n: int, tag: str = "") -> str:
+    """A shard list written by ``run_id`` (``tag`` tells apart lists of a retried commit)."""
+    return f"{dataset_prefix(dataset)}/shardlists/{run_id}{tag}-{n:04d}.parquet"
+
+
+def run_prefix(run_id: str) -> str:
+    return f"runs/{run_id}"
+
+
+def run_info_key(run_id: str) -> str:
+    """Written first by every run: which dataset it is for, when and where it started."""
+    return f"{run_prefix(run_id)}/run.json"
+
+
+def ledger_key(dataset: str, source: str, uri: str) -> str:
+    """One input's ledger entry: per dataset, since two datasets may read the same source."""
+    return f"ledger/{dataset}/{source}/{hashlib.sha256(uri.encode()).hexdigest()[:32]}.json"
+
+
+def index_prefix(dataset: str) -> str:
+    """Where a dataset's dedup index lives."""
+    return f"index/{dataset}"
+
+
+def index_run_prefix(dataset: str, run_id: str) -> str:
+    return f"{index_prefix(dataset)}/runs/{run_id}"
+
+
+def index_run_list_key(dataset: str, run_id: str) -> str:
+    """The list of one run's index shards (read instead of LISTing the prefix)."""
+    return f"{index_run_prefix(dataset, run_id)}/shards.json"
+
+
+def leases_prefix(dataset: str) -> str:
+    return f"leases/{check_name('dataset', dataset)}"
+
+
+def run_lease_key(dataset: str, run_id: str) -> str:
+    return f"{leases_prefix(dataset)}/runs/{run_id}.json"
+
+
+def input_claim_key(dataset: str, unit_id: str) -> str:
+    return f"{leases_prefix(dataset)}/inputs/{unit_id}.json"
+
+
+def gc_prefixes(dataset: str) -> tuple[str, ...]:
+    """The per-dataset prefixes gc walks (``runs/`` and ``ledger/`` are shared: see gc)."""
+    return (f"{dataset_prefix(dataset)}/shards/", f"{dataset_prefix(dataset)}/shardlists/",
+            f"{index_prefix(dataset)}/", f"{leases_prefix(dataset)}/")
+
+
+def run_id_of(key: str) -> str | None:
+    """The run whose id a key carries, or None (manifests, refs, ledger entries)."""
+    m = RUN_ID_RE.search(key)
+    return m.group(0) if m else None
