@@ -93,6 +93,7 @@ def datasets_show(spec: Annotated[str, typer.Argument(help="NAME[@REF], REF a ve
     console.print(f"[bold]{m.dataset}@{m.version}[/]  parent: {m.parent or '-'}  created: {m.created_at:%Y-%m-%d %H:%M:%S}Z")
     console.print(f"code {m.code_version}  run {m.run_id or '-'}  config {m.config_hash[:12] or '-'}")
     console.print(f"merkle root {m.merkle_root}")
+    _report_line(vs, m)
     by = {}
     for s in vs.shards(m):
         k = (s.modality, s.format)
@@ -107,6 +108,34 @@ def datasets_show(spec: Annotated[str, typer.Argument(help="NAME[@REF], REF a ve
         for s in m.sources:
             src.add_row(s.name, s.uri, f"{s.inputs:,}", f"{s.kept:,}")
         console.print(src)
+
+
+def _report_line(vs: VersionStore, m) -> None:
+    """Say where the run report is; rebuild it if a run was killed right after its commit."""
+    from pipelines.commit import repair_run
+    from pipelines.report import render_report
+
+    if not m.run_id:
+        return
+    key = f"runs/{m.run_id}/report.html"
+    if repair_run(vs.store, m.run_id, m.version, render_report):
+        console.print(f"report {key} (rebuilt: run {m.run_id} was interrupted after its commit)")
+    elif vs.store.exists(key):
+        console.print(f"report {key}")
+    else:
+        console.print(f"[yellow]no report[/]: runs/{m.run_id}/ has no stats to rebuild it from")
+
+
+@datasets_app.command("repair")
+def datasets_repair(name: Annotated[str, typer.Argument(help="Dataset name.")], store: StoreOpt = None) -> None:
+    """Finish what an interrupted run left: move `latest` to the highest version, rebuild its report."""
+    from pipelines.ingest import repair_dataset
+
+    vs = _versions(store)
+    before = vs.refs(name).get("latest")
+    repair_dataset(vs, name)
+    after = vs.refs(name).get("latest")
+    console.print(f"{name}@latest: {before or '-'}" + (f" → {after}" if after != before else " (unchanged)"))
 
 
 @datasets_app.command("diff")
@@ -191,7 +220,9 @@ def gc(store: StoreOpt = None,
        dataset: Annotated[Optional[list[str]], typer.Option(help="Only these datasets (repeatable).")] = None,
        grace_hours: Annotated[float, typer.Option(min=0, help="Keep unreferenced objects younger than this (runs still writing).")] = 24.0,
        delete: Annotated[bool, typer.Option("--delete", help="Really delete. Without it gc only reports (dry run).")] = False) -> None:
-    """Find shards and shard lists that no version references (left by crashed runs)."""
+    """Find what no version references and no live run holds (left by crashed runs) under every
+    prefix Kho writes: shards, shard lists, run folders, index shards, leases, temp files.
+    Objects of live runs are never touched, whatever the grace period."""
     from storage.gc import collect_garbage
 
     vs = _versions(store)
@@ -199,7 +230,8 @@ def gc(store: StoreOpt = None,
     for obj in report.unreferenced:
         console.print(f"{'deleted' if delete else 'would delete'} {obj.key} ({_human(obj.size)})")
     console.print(f"{len(report.unreferenced)} unreferenced objects ({_human(report.reclaimable_bytes)}), "
-                  f"{len(report.too_recent)} younger than the grace period kept"
+                  f"{len(report.too_recent)} younger than the grace period kept, "
+                  f"{len(report.live)} held by live runs kept"
                   + ("" if delete else "; rerun with --delete to remove them"))
 
 
@@ -245,6 +277,8 @@ def _ingest(config: Path, store_uri: str | None, beam_args: list[str]):
             progress.update(task, completed=done, total=total, records=records)
 
         result = run_ingest(cfg, store, beam_args, on_progress=on_progress)
+    for uri, run in sorted((result.held_inputs or {}).items()):
+        err_console.print(f"skipped {uri}: being ingested by live run {run}")
     if result.version is None:
         console.print(f"nothing new to ingest: all {len(result.skipped_inputs)} inputs of "
                       f"{cfg.dataset} are already in the ledger")
