@@ -1,8 +1,12 @@
 """Pull a dataset version to a local folder: parallel, resumable, checksum-verified.
 
-Layout of DEST: the shards under their store keys below ``datasets/<name>/shards/``,
-``manifest.json`` (the version's manifest) and ``.kho-pull/`` with one marker per finished
-shard, so an interrupted pull resumes where it stopped. Before anything is fetched the
+Layout: DEST holds only the shards, under their store keys below ``datasets/<name>/shards/``;
+Kho's own files go to the sidecar folder ``DEST.kho/`` beside it (the version's
+``manifest.json``, one marker per finished shard under ``pull/`` so an interrupted pull
+resumes where it stopped, and ``tmp/`` for downloads in flight). polars and HF datasets read
+every file of a folder they are given, so nothing but data may be inside DEST: then pyarrow,
+polars, DuckDB and HF datasets open DEST itself with no glue, and a failed pull leaves no
+partial file among the data. Before anything is fetched the
 manifest is checked against its Merkle root and its anchors (refs, child version); each shard
 is checked against its sha256 as it arrives. With a row filter, Parquet shards are verified
 first, then filtered while being written locally.
@@ -44,9 +48,19 @@ def _local_path(dest: Path, shard: ShardInfo) -> Path:
     return dest / shard.key
 
 
+def sidecar(dest: Path) -> Path:
+    """Where a pull into ``dest`` keeps its manifest, markers and downloads in flight."""
+    dest = Path(dest)
+    return dest.with_name(dest.name + ".kho")
+
+
 def _marker(dest: Path, shard: ShardInfo, where: str | None) -> Path:
     tag = hashlib.sha256(f"{shard.key}\0{shard.sha256}\0{where or ''}".encode()).hexdigest()[:32]
-    return dest / ".kho-pull" / f"{tag}.done"
+    return sidecar(dest) / "pull" / f"{tag}.done"
+
+
+def _scratch(dest: Path, shard: ShardInfo, suffix: str) -> Path:
+    return sidecar(dest) / "tmp" / (hashlib.sha256(shard.key.encode()).hexdigest()[:24] + suffix)
 
 
 def _fetch_verified(vs: VersionStore, shard: ShardInfo, part: Path,
@@ -70,18 +84,21 @@ def _pull_one(vs: VersionStore, shard: ShardInfo, dest: Path, where: str | None,
               on_bytes: Callable[[int], None] | None) -> int:
     """Fetch one shard (filtered if asked); return rows written (-1 when not filtered)."""
     target = _local_path(dest, shard)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(target.name + ".part")
-    _fetch_verified(vs, shard, part, on_bytes)
-    rows = -1
-    if where and shard.format == "parquet":
-        table = pq.read_table(part, filters=parse_where(where))
-        pq.write_table(table, target.with_name(target.name + ".filtered"), compression="zstd")
-        part.unlink()
-        os.replace(target.with_name(target.name + ".filtered"), target)
-        rows = table.num_rows
-    else:
+    part, filtered = _scratch(dest, shard, ".part"), _scratch(dest, shard, ".filtered")
+    try:
+        _fetch_verified(vs, shard, part, on_bytes)
+        rows = -1
+        if where and shard.format == "parquet":
+            table = pq.read_table(part, filters=parse_where(where))
+            pq.write_table(table, filtered, compression="zstd")
+            rows = table.num_rows
+            part.unlink()
+            part = filtered
+        target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+        filtered.unlink(missing_ok=True)
     return rows
 
 
@@ -110,7 +127,8 @@ def pull_version(vs: VersionStore, manifest: Manifest, dest: Path, *, modality: 
         parse_where(where)  # fail before downloading anything
     check_manifest(vs, manifest)
     dest = Path(dest)
-    (dest / ".kho-pull").mkdir(parents=True, exist_ok=True)
+    for sub in ("pull", "tmp"):
+        (sidecar(dest) / sub).mkdir(parents=True, exist_ok=True)
     report = PullReport(dest)
     todo = []
     for shard in vs.shards(manifest, modality):
@@ -133,11 +151,11 @@ def pull_version(vs: VersionStore, manifest: Manifest, dest: Path, *, modality: 
             report.fetched.append(shard.key)
             report.bytes_fetched += shard.bytes
             report.rows_written += shard.rows if rows < 0 else rows
-    (dest / "manifest.json").write_text(manifest.model_dump_json(indent=2))
-    (dest / ".kho-pull" / "last-pull.json").write_text(json.dumps(
+    (sidecar(dest) / "manifest.json").write_text(manifest.model_dump_json(indent=2))
+    (sidecar(dest) / "last-pull.json").write_text(json.dumps(
         {"version": f"{manifest.dataset}@{manifest.version}", "modality": modality, "where": where,
          "fetched": len(report.fetched), "skipped": len(report.skipped)}, indent=2))
     return report
 
 
-__all__ = ["PullReport", "pull_version"]
+__all__ = ["PullReport", "check_manifest", "pull_version", "sidecar"]

@@ -78,7 +78,7 @@ def test_pull_with_where_and_gc_dry_run(published, tmp_path: Path) -> None:
     result = _run("pull", "news@latest", str(dest), "--store", store, "--where", "lang = 'vi'")
     assert result.exit_code == 0, result.output
     assert "32 rows" in result.output.replace(",", "")  # 20 + 12 odd ids
-    assert (dest / "manifest.json").exists()
+    assert (dest.with_name(dest.name + ".kho") / "manifest.json").exists()
     gc = _run("gc", "--store", store, "--grace-hours", "0")
     assert gc.exit_code == 0 and "0 unreferenced" in gc.output
 
