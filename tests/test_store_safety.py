@@ -8,8 +8,10 @@ same point (KHO_PAUSE_AT + a barrier folder) and releasing them together.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import uuid
 import subprocess
 import sys
 import time
@@ -25,6 +27,7 @@ from storage.errors import IntegrityError
 from storage.gc import collect_garbage
 from storage.local import LocalStore
 from storage.pull import pull_version
+from storage.uri import open_store
 from storage.verify import verify_version
 from storage.versions import VersionStore
 
@@ -48,7 +51,7 @@ def _config(path: Path, inputs: list[Path]) -> Path:
     return path
 
 
-def _start(cfg: Path, store: Path, **env: str) -> subprocess.Popen:
+def _start(cfg: Path, store: Path | str, **env: str) -> subprocess.Popen:
     full = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
     return subprocess.Popen([sys.executable, "-m", "pipelines.cli", "ingest", str(cfg), "--store", str(store)],
                             env=full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -59,7 +62,7 @@ def _finish(proc: subprocess.Popen) -> tuple[int, str]:
     return proc.returncode, out
 
 
-def _ingest(cfg: Path, store: Path, **env: str) -> tuple[int, str]:
+def _ingest(cfg: Path, store: Path | str, **env: str) -> tuple[int, str]:
     return _finish(_start(cfg, store, **env))
 
 
@@ -78,19 +81,23 @@ def _release(pause_dir: Path, point: str) -> None:
     (pause_dir / f"{point}.go").write_text("go")
 
 
-def _rows(store: Path, ref: str = "latest") -> list[tuple[str, str]]:
+def _open(store: Path | str):
+    return open_store(str(store)) if str(store).startswith("s3://") else LocalStore(store)
+
+
+def _rows(store: Path | str, ref: str = "latest") -> list[tuple[str, str]]:
     """(id, content_hash) of every row of a version."""
-    vs = VersionStore(LocalStore(store))
+    vs = VersionStore(_open(store))
     m = vs.manifest(f"{DATASET}@{ref}")
     rows = []
     for shard in vs.shards(m):
-        t = pq.read_table(Path(store) / shard.key, columns=["id", "content_hash"])
+        t = pq.read_table(io.BytesIO(vs.store.get_bytes(shard.key)), columns=["id", "content_hash"])
         rows += list(zip(t.column("id").to_pylist(), t.column("content_hash").to_pylist()))
     return sorted(rows)
 
 
-def _verify_all(store: Path) -> None:
-    vs = VersionStore(LocalStore(store))
+def _verify_all(store: Path | str) -> None:
+    vs = VersionStore(_open(store))
     for v in vs.versions(DATASET):
         report = verify_version(vs, vs.manifest(f"{DATASET}@{v}"))
         assert report.ok, (v, report.problems)
@@ -298,3 +305,32 @@ def test_edited_manifest_fields_fail_verify_and_pull_refuses_them(corpus, tmp_pa
     bad(forged_with_recomputed_root)  # caught by the root the ref recorded
     (store / "datasets" / DATASET / "versions" / "v1.json").write_text(original)
     assert verify_version(vs, vs.manifest(f"{DATASET}@v1")).ok
+
+
+@pytest.fixture()
+def s3_store_uri(s3_server) -> str:
+    uri = f"s3://kho-{uuid.uuid4().hex[:10]}/safety?endpoint=http://{s3_server.endpoint}"
+    open_store(uri, create_bucket=True)
+    return uri
+
+
+def test_on_s3_forced_commit_race_and_a_killed_run_converge_and_gc_cleans(
+        corpus, clean_rows, s3_store_uri: str, tmp_path: Path) -> None:
+    """The same protocol on a real S3 server: If-None-Match decides the race."""
+    pause = tmp_path / "pause"
+    rc, out = _ingest(_config(tmp_path / "a.json", corpus["a"]), s3_store_uri, KHO_CRASH_AT="after_shards")
+    assert rc == -9, out
+    runs = [_start(_config(tmp_path / f"{n}2.json", corpus[n]), s3_store_uri,
+                   KHO_PAUSE_AT="before_commit_point", KHO_PAUSE_DIR=str(pause)) for n in ("a", "b")]
+    _wait_reached(pause, "before_commit_point", 2, runs)
+    _release(pause, "before_commit_point")
+    for r in runs:
+        rc, out = _finish(r)
+        assert rc == 0, out
+    vs = VersionStore(open_store(s3_store_uri))
+    assert vs.versions(DATASET) == ["v1", "v2"]
+    assert _rows(s3_store_uri) == clean_rows["ab"]
+    report = collect_garbage(vs, grace=timedelta(0), dry_run=False)
+    assert report.deleted > 0  # the killed run's shards, tables, index and lease
+    assert collect_garbage(vs, grace=timedelta(0)).unreferenced == []
+    _verify_all(s3_store_uri)
