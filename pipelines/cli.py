@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                            TransferSpeedColumn)
 from rich.table import Table
+from rich.text import Text
 
 from storage.errors import StoreError
 from storage.uri import DEFAULT_STORE, open_store
@@ -172,6 +173,26 @@ def _byte_progress(total: int, label: str) -> Progress:
                     disable=not err_console.is_terminal and total == 0)
 
 
+def _where_column_error(vs: VersionStore, m, modality: str | None, where: str) -> ValueError:
+    """The filter names a column that a shard lacks: say which, with the closest real names.
+
+    pyarrow's own error prints the whole schema over many lines; the shards' footers are
+    read (not their data) until one lacks a column the filter uses."""
+    import pyarrow.parquet as pq
+
+    from storage.where import UnknownColumnError, check_columns
+
+    fs, root = vs.store.arrow_filesystem()
+    for shard in [s for s in vs.shards(m, modality) if s.format == "parquet"][:200]:
+        with fs.open_input_file(f"{root}/{shard.key}") as fh:
+            try:
+                check_columns(where, pq.read_schema(fh))
+            except UnknownColumnError as err:
+                return err
+    return UnknownColumnError(f"a column named in --where is missing from some shards of "
+                              f"{m.dataset}@{m.version}; check the column names")
+
+
 @app.command()
 def pull(spec: Annotated[str, typer.Argument(help="NAME[@REF] to pull (default ref: latest).")],
          dest: Annotated[Path, typer.Argument(help="Local folder; rerun the same command to resume.")],
@@ -187,8 +208,13 @@ def pull(spec: Annotated[str, typer.Argument(help="NAME[@REF] to pull (default r
     total = sum(s.bytes for s in vs.shards(m, modality))
     with _byte_progress(total, f"pull {m.dataset}@{m.version}") as progress:
         task = progress.add_task("pull", total=total)
-        report = pull_version(vs, m, dest, modality=modality, where=where, workers=workers,
-                              on_bytes=lambda n: progress.advance(task, n))
+        try:
+            report = pull_version(vs, m, dest, modality=modality, where=where, workers=workers,
+                                  on_bytes=lambda n: progress.advance(task, n))
+        except ValueError as exc:  # pyarrow's ArrowInvalid: --where names a missing column
+            if not where or "No match for FieldRef" not in str(exc):
+                raise
+            raise _where_column_error(vs, m, modality, where) from None
     console.print(f"pulled {len(report.fetched)} shards ({_human(report.bytes_fetched)}), "
                   f"{len(report.skipped)} already present; {report.rows_written:,} rows in {dest}")
 
@@ -321,15 +347,22 @@ def demo(store: StoreOpt = None) -> None:
 
 
 def main() -> None:
-    """Entry point: run the app, turning Kho's typed errors into one clear line and exit 2."""
+    """Entry point: run the app, turning Kho's typed errors into one clear line and exit 2.
+
+    The message is printed as it is (no markup, no wrapping at the terminal's width), and
+    urllib3's own connection warnings are silenced: the store's retry loop already says,
+    once, that it is retrying, and its final error names the endpoint."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
         app()
     except (StoreError, ValueError, RuntimeError) as exc:
         if os.environ.get("KHO_DEBUG"):
             raise
-        err_console.print(f"[red]error:[/] {exc}")
-        err_console.print("(set KHO_DEBUG=1 for the full traceback)")
+        message = str(exc)
+        sep = "\n" if "\n" in message else " "  # a multi-line message (a --where pointer)
+        err_console.print(Text.assemble(("error: ", "red"), message, sep,
+                                        "(KHO_DEBUG=1 shows the traceback)"), soft_wrap=True)
         sys.exit(2)
 
 

@@ -44,3 +44,11 @@ class VersionNotFoundError(StoreError):
 
 class IntegrityError(StoreError):
     """Stored bytes do not match the hash recorded in a manifest."""
+
+
+class EndpointNotS3Error(StoreConfigError):
+    """The endpoint answers HTTP, but not as an S3 API (a web site, a console, a proxy page)."""
+
+
+class StoreUnreachableError(TransientStoreError):
+    """No connection to the S3 endpoint could be made (refused, unknown host, timed out)."""

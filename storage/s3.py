@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,12 +23,15 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 from storage.base import MULTIPART_PART_SIZE, ObjectInfo, ObjectStore, check_key
 from storage.errors import (
     BucketNotFoundError,
+    EndpointNotS3Error,
     ObjectNotFoundError,
     StoreAuthError,
     StoreConfigError,
+    StoreError,
+    StoreUnreachableError,
     TransientStoreError,
 )
-from storage.retry import RetryPolicy, call_with_retry
+from storage.retry import RetryBudgetExhausted, RetryPolicy, call_with_retry
 
 T = TypeVar("T")
 
@@ -38,20 +42,86 @@ _TRANSIENT_CODES = {
 #: What a server answers when an ``If-None-Match: *`` create finds the key taken.
 _CONDITIONAL_LOST = {"PreconditionFailed", "ConditionalRequestConflict"}
 _AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}
+#: 5xx answers that say "not now" rather than "never" (501 Not Implemented and 505 HTTP
+#: Version Not Supported will not change on a retry).
+_PERMANENT_5XX = {501, 505}
+
+
+def _transient_status(status: int) -> bool:
+    return status >= 500 and status not in _PERMANENT_5XX
+
+
+def _response_status(exc: InvalidResponseError) -> int:
+    """The HTTP status of a non-XML answer (minio keeps it in a private field)."""
+    code = getattr(exc, "_code", None)
+    if isinstance(code, int):
+        return code
+    found = re.search(r"Response code: (\d+)", str(exc))
+    return int(found.group(1)) if found else 0
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether retrying ``exc`` can help: network faults, 5xx, throttling."""
+    """Whether retrying ``exc`` can help: network faults, 5xx (501/505 aside), throttling.
+
+    A non-XML answer (InvalidResponseError) is transient only with a 5xx status: a proxy's
+    502/503 page while the server restarts. A web page answered with 2xx-4xx means the
+    endpoint is not an S3 API, and asking again will not change that."""
     if isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)):
         return True
     if isinstance(exc, ServerError):
-        return exc.status_code >= 500 or exc.status_code == 0
+        return _transient_status(exc.status_code) or exc.status_code == 0
     if isinstance(exc, InvalidResponseError):
-        return "code 5" in str(exc) or "503" in str(exc)
+        return _transient_status(_response_status(exc))
     if isinstance(exc, S3Error):
         status = getattr(exc.response, "status", 0) or 0
-        return exc.code in _TRANSIENT_CODES or status >= 500
+        return exc.code in _TRANSIENT_CODES or _transient_status(status)
     return False
+
+
+def _cannot_connect(exc: BaseException) -> bool:
+    """Whether ``exc`` says no connection could be opened at all (refused, unknown host)."""
+    reason = getattr(exc, "reason", None) or exc
+    return isinstance(reason, (urllib3.exceptions.NewConnectionError, ConnectionRefusedError))
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short phrase for a failed request: "connection refused", "HTTP 503 text/html"...
+
+    urllib3's own messages repeat the pool, the URL and the nested cause over 300
+    characters; a user needs only what happened."""
+    reason = getattr(exc, "reason", None) or exc
+    text = str(reason)
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "host name not found"
+    # NewConnectionError subclasses ConnectTimeoutError (urllib3 2): test it first.
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return "connection refused" if "refused" in text.lower() else "cannot connect"
+    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+        return "connection timed out"
+    if isinstance(reason, urllib3.exceptions.ReadTimeoutError):
+        return "read timed out"
+    if isinstance(reason, urllib3.exceptions.SSLError):
+        return "TLS error (is the endpoint http:// rather than https://?)"
+    if isinstance(reason, urllib3.exceptions.ProtocolError):
+        return "connection broken"
+    if isinstance(exc, InvalidResponseError):
+        content_type = getattr(exc, "_content_type", None) or "no content type"
+        return f"HTTP {_response_status(exc)} {content_type}"
+    if isinstance(exc, S3Error):
+        return f"S3 error {exc.code}"
+    if isinstance(exc, ServerError):
+        return f"HTTP {exc.status_code}"
+    return type(exc).__name__
+
+
+def _page_summary(body: str | None, limit: int = 80) -> str:
+    """What a web page says about itself: its <title>, else its first words."""
+    if not body:
+        return "an empty body"
+    title = re.search(r"<title[^>]*>(.*?)</title>", body, re.I | re.S)
+    text = title.group(1) if title else re.sub(r"<[^>]+>", " ", body)
+    text = " ".join(text.split())
+    return repr(text[:limit] + ("..." if len(text) > limit else ""))
 
 
 def _env_first(*names: str) -> str | None:
@@ -97,43 +167,94 @@ class S3Store(ObjectStore):
             retries=urllib3.Retry(total=0, connect=0, read=0, redirect=3, status=0),
         )
         self._credentials = (access_key, secret_key)
+        #: Whether a request has ever got an answer: until then, connection refused is
+        #: most likely a wrong endpoint and gets the short first-contact budget.
+        self._contacted = False
+        #: Whether the server has ever answered as S3 (a success or an S3 error document).
+        self._spoke_s3 = False
         self._client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
                              secure=secure, region=region, http_client=http)
         if create_bucket:
             self._ensure_bucket()
 
     def __reduce__(self):
-        """Pickle without credentials: workers read them from their own environment."""
+        """Pickle without credentials: workers read them from their own environment.
+
+        A copy of a store that has reached its server rides out outages in full at once."""
         return (_reopen, (self.endpoint, self.bucket, self.prefix, self.secure, self.region,
-                          self.retry))
+                          self.retry, self._contacted))
 
     # -- helpers -----------------------------------------------------------------------
     def _name(self, key: str) -> str:
         check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    @property
+    def endpoint_url(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.endpoint}"
+
+    def _attempts_for(self, exc: BaseException) -> int:
+        if not self._contacted and _cannot_connect(exc):
+            return min(self.retry.first_contact_attempts, self.retry.max_attempts)
+        return self.retry.max_attempts
+
     def _call(self, what: str, key: str, fn: Callable[[], T]) -> T:
+        """Run one SDK call with retries; turn whatever it raises into a typed StoreError."""
+        target = f"{what} s3://{self.bucket}/{key}"
         try:
-            return call_with_retry(fn, is_transient=is_transient, policy=self.retry,
-                                   what=f"{what} s3://{self.bucket}/{key}")
+            result = call_with_retry(fn, is_transient=is_transient, policy=self.retry,
+                                     what=target, attempts_for=self._attempts_for,
+                                     describe=describe_failure)
+        except RetryBudgetExhausted as out:
+            self._contacted = self._contacted or not _cannot_connect(out.last)
+            raise self._gave_up(target, out) from None
         except S3Error as exc:
+            self._contacted = self._spoke_s3 = True
             raise self._translate(exc, key) from None
-        except Exception as exc:
-            if is_transient(exc):
-                raise TransientStoreError(
-                    f"{what} {key!r} on {self.endpoint} kept failing after "
-                    f"{self.retry.max_attempts} attempts ({type(exc).__name__}); check that the "
-                    "server is up and reachable, then rerun"
-                ) from None
-            raise
+        except InvalidResponseError as exc:
+            self._contacted = True
+            raise self._not_s3(target, exc) from None
+        self._contacted = self._spoke_s3 = True
+        return result
+
+    def _gave_up(self, target: str, out: RetryBudgetExhausted) -> StoreError:
+        """One line naming the endpoint, what kept happening and for how long."""
+        cause = describe_failure(out.last)
+        tried = f"{out.attempts} attempts over {out.elapsed_s:.1f}s"
+        reason = getattr(out.last, "reason", None) or out.last
+        # ConnectTimeoutError covers refused and unknown hosts too (NewConnectionError).
+        if isinstance(reason, (urllib3.exceptions.ConnectTimeoutError, ConnectionRefusedError)):
+            hint = ("check that the server is running and that the endpoint's host and port "
+                    "are right, then rerun")
+            return StoreUnreachableError(
+                f"cannot reach S3 endpoint {self.endpoint_url} ({cause}) for {target}: gave up "
+                f"after {tried}; {hint}")
+        return TransientStoreError(
+            f"{target} on {self.endpoint_url} kept failing ({cause}); gave up after {tried}: "
+            "check that the server is up and healthy, then rerun")
+
+    def _not_s3(self, target: str, exc: InvalidResponseError) -> EndpointNotS3Error:
+        """A web page where an S3 answer should be: say what answered, and what to check."""
+        content_type = getattr(exc, "_content_type", None) or "without a content type"
+        answer = (f"HTTP {_response_status(exc)} {content_type} "
+                  f"({_page_summary(getattr(exc, '_body', None))})")
+        if self._spoke_s3:  # it spoke S3 before: something in between answered this time
+            return EndpointNotS3Error(
+                f"{self.endpoint_url} answered {target} with a web page, not S3: {answer}; a "
+                "proxy or load balancer in front of the S3 server may be refusing the request")
+        return EndpointNotS3Error(
+            f"{self.endpoint_url} does not speak S3: it answered {target} with {answer}; "
+            "check the endpoint: it must be the S3 API's host:port (MinIO's API port, not its "
+            "web console)")
 
     def _translate(self, exc: S3Error, key: str) -> Exception:
         if exc.code in ("NoSuchKey",):
             return ObjectNotFoundError(f"no object {key!r} in {self.uri}")
         if exc.code == "NoSuchBucket":
             return BucketNotFoundError(
-                f"bucket {self.bucket!r} does not exist on {self.endpoint}: create it "
-                "(e.g. `mc mb`) or pass create_bucket / `kho` --create-bucket"
+                f"bucket {self.bucket!r} does not exist on {self.endpoint_url}: create it with "
+                f"`mc mb ALIAS/{self.bucket}` or your S3 console (or open the store with "
+                "create_bucket=True in code), or fix the bucket name in the store URI"
             )
         if exc.code in _AUTH_CODES:
             return StoreAuthError(
@@ -277,8 +398,10 @@ class _ResponseReader(io.RawIOBase):
         super().close()
 
 
-def _reopen(endpoint, bucket, prefix, secure, region, retry) -> S3Store:
-    return S3Store(endpoint, bucket, prefix, secure=secure, region=region, retry=retry)
+def _reopen(endpoint, bucket, prefix, secure, region, retry, contacted=False) -> S3Store:
+    store = S3Store(endpoint, bucket, prefix, secure=secure, region=region, retry=retry)
+    store._contacted = contacted
+    return store
 
 
 def parse_s3_uri(uri: str, retry: RetryPolicy | None = None, create_bucket: bool = False) -> S3Store:
