@@ -21,6 +21,15 @@ remove (``c4_*_lines``) and the sentences left in the kept lines (``c4_sentences
 exactly what datatrove's *drop decision* depends on. Rewriting is a separate concern (it would
 change the text every other signal, the dedup hashes and PII offsets were computed on).
 
+Default groups. Kho applies what FineWeb-2 applies to ``vie_Latn``: Gopher quality, Gopher
+repetition and FineWeb quality. The C4 group is *off* by default (``enabled`` leaves it out),
+as in FineWeb-2, which does not run ``C4QualityFilter``; its signals are still computed and
+stored, so ``quality: {enabled: [gopher_quality, gopher_repetition, fineweb, c4]}`` (or
+re-thresholding stored signals with :func:`failed_rules`) turns it back on. Measured on the
+bundled sample and on ``bench.corpus`` (docs/architecture.md, "Quality defaults"): C4's
+``too_few_sentences`` (fewer than 5 sentences) rejected ordinary 3-4 sentence Vietnamese news
+and forum posts that every other rule keeps, and rejected no junk that the other groups keep.
+
 Structural parameters (n-gram sizes, C4 line rules, FineWeb's short-line length and stop
 characters, Gopher's stop-word list) decide what a signal *measures*, so they are fields of :class:`QualityThresholds`
 passed to :func:`compute_signals`; changing them needs recomputation. All other fields are
@@ -52,6 +61,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 GROUPS: tuple[str, ...] = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
+#: The groups applied by default: FineWeb-2's for vie_Latn (no C4; see the module docstring).
+DEFAULT_ENABLED: frozenset[str] = frozenset({"gopher_quality", "gopher_repetition", "fineweb"})
 TOP_N_GRAM_SIZES: tuple[int, ...] = (2, 3, 4)
 DUP_N_GRAM_SIZES: tuple[int, ...] = (5, 6, 7, 8, 9, 10)
 
@@ -74,7 +85,8 @@ class QualityThresholds(pydantic.BaseModel, extra="forbid"):
     github.com/huggingface/fineweb-2. "DT" = datatrove 0.10.1's constructor default (FineWeb-2
     kept it, or, for C4, did not run the filter at all).
 
-    * enabled: all four groups (Kho's choice; FineWeb-2 did not apply C4).
+    * enabled: gopher_quality, gopher_repetition, fineweb (FW2: FineWeb-2 did not apply C4).
+      C4 is off by default; add ``"c4"`` to enable it. Its signals are computed either way.
     * Gopher quality: min_doc_words 50 (DT), max_doc_words 100000 (DT), min_avg_word_length 3
       (FW2), max_avg_word_length 11 (FW2), max_symbol_word_ratio 0.1 (DT),
       max_bullet_lines_ratio 0.9 (DT), max_ellipsis_lines_ratio 0.3 (DT),
@@ -85,9 +97,9 @@ class QualityThresholds(pydantic.BaseModel, extra="forbid"):
       dup_line_char_frac disabled (FW2 sets them to 0: "trafilatura pretty much removes
       paragraphs"); top_n_grams {2: 0.223, 3: 0.197, 4: 0.171} (FW2); dup_n_grams
       {5: 0.178, 6: 0.163, 7: 0.15, 8: 0.136, 9: 0.124, 10: 0.111} (FW2).
-    * C4: every value DT (split_paragraph, remove_citations, filter_no_terminal_punct,
-      min_num_sentences 5, min_words_per_line 3, max_word_length 1000, lorem ipsum,
-      javascript, curly bracket and policy filters on).
+    * C4 (off by default, see ``enabled``): every value DT (split_paragraph, remove_citations,
+      filter_no_terminal_punct, min_num_sentences 5, min_words_per_line 3, max_word_length
+      1000, lorem ipsum, javascript, curly bracket and policy filters on).
     * FineWeb: line_punct_thr 0.333 (FW2), line_punct_exclude_zero False (DT),
       stop_chars = datatrove's TERMINAL_PUNCTUATION (DT), short_line_thr 999 i.e. disabled
       (FW2), short_line_length 30 (DT), char_duplicates_ratio 0.1 (FW2; 0.01 in FineWeb
@@ -103,7 +115,7 @@ class QualityThresholds(pydantic.BaseModel, extra="forbid"):
     n-gram size. FineWeb-2's language-score threshold (0.802) belongs to language ID, not here.
     """
 
-    enabled: set[str] = {"gopher_quality", "gopher_repetition", "c4", "fineweb"}
+    enabled: set[str] = set(DEFAULT_ENABLED)
 
     # --- Gopher quality ---------------------------------------------------------------
     min_doc_words: int | None = 50

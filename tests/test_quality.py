@@ -186,13 +186,86 @@ def test_good_news_is_kept(scorer) -> None:
     assert signals["gopher_stop_words"] >= 2 and signals["c4_sentences"] >= 5
 
 
+#: Ordinary 3-4 sentence news: the bundled sample's crawl page pipelines/sample_data/crawl.warc.gz
+#: (bao.example.vn/giao-duc/tuyen-sinh), a headline line and one paragraph of four sentences.
+SHORT_NEWS = (
+    "Tuyển sinh đại học năm nay có nhiều điểm mới\n"
+    "Bộ Giáo dục và Đào tạo vừa công bố quy chế tuyển sinh đại học năm nay với nhiều điều chỉnh. "
+    "Thí sinh được đăng ký nguyện vọng không giới hạn trên hệ thống trực tuyến và có thể thay đổi trong "
+    "thời gian quy định. Các trường đại học cũng được khuyến khích công bố sớm phương án xét tuyển để học "
+    "sinh chủ động lựa chọn. Nhiều chuyên gia cho rằng việc công khai thông tin sớm sẽ giúp giảm áp lực "
+    "cho thí sinh và phụ huynh."
+)
+
+
+def _sample_forum_text(record_id: str) -> str:
+    import json
+    from pathlib import Path
+
+    from filters.normalize import normalize_text
+
+    path = Path(__file__).parent.parent / "pipelines" / "sample_data" / "forum.jsonl"
+    for line in path.read_bytes().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("id") == record_id:
+            return normalize_text(rec["text"]).text
+    raise KeyError(record_id)
+
+
+def test_defaults_apply_fineweb2s_groups_without_c4() -> None:
+    th = QualityThresholds()
+    assert th.enabled == {"gopher_quality", "gopher_repetition", "fineweb"}
+    assert th.min_num_sentences == 5  # C4's threshold is kept for configs that turn C4 on
+
+
+def test_ordinary_short_news_and_posts_are_kept_by_default(scorer, tokenizer) -> None:
+    """The demo's 3-4 sentence news page and forum posts: C4 alone rejected them (fewer than 5
+    sentences); the defaults keep them, and still compute and store the C4 signals."""
+    texts = {"crawl news": SHORT_NEWS, "forum-0": _sample_forum_text("forum-0"),
+             "forum-3": _sample_forum_text("forum-3")}
+    with_c4 = QualityScorer(QualityThresholds(enabled=set(GROUPS)), tokenizer)
+    for name, text in texts.items():
+        signals, failed = scorer.score(text)
+        assert failed == [], (name, failed)
+        assert 1 <= signals["c4_sentences"] < 5  # computed even though C4 is off
+        assert with_c4.score(text)[1] == ["c4:too_few_sentences"], name
+
+
+def test_a_config_that_enables_c4_rejects_with_c4_reasons(tmp_path, tokenizer) -> None:
+    from pipelines.config import load_ingest_config
+
+    cfg = tmp_path / "c4.yaml"
+    cfg.write_text(f"""
+dataset: c4-on
+sources:
+  - name: s
+    format: jsonl
+    paths: ["{tmp_path}/*.jsonl"]
+quality:
+  enabled: [gopher_quality, gopher_repetition, c4, fineweb]
+""")
+    thresholds = load_ingest_config(cfg).quality
+    assert "c4" in thresholds.enabled
+    _, failed = QualityScorer(thresholds, tokenizer).score(SHORT_NEWS)
+    assert failed == ["c4:too_few_sentences"]
+    lorem = GOOD_NEWS + "\nLorem ipsum dolor sit amet, consectetur adipiscing elit."
+    assert "c4:lorem_ipsum" in QualityScorer(thresholds, tokenizer).score(lorem)[1]
+    assert QualityScorer(tokenizer=tokenizer).score(lorem)[1] == []
+
+
 def test_every_failing_rule_is_listed_not_only_the_first(scorer, tokenizer) -> None:
     spam = "#sale #hot ### 👉 0912 345 678 !!! ... ### $$$ #freeship"
     _, failed = scorer.score(spam)
     gopher = [r for r in failed if r.startswith("gopher_quality:")]
     assert {"gopher_quality:gopher_short_doc", "gopher_quality:gopher_too_many_hashes",
             "gopher_quality:gopher_below_alpha_threshold", "gopher_quality:gopher_enough_stop_words"} <= set(gopher)
-    assert any(r.startswith("c4:") for r in failed) and any(r.startswith("fineweb:") for r in failed)
+    assert any(r.startswith("fineweb:") for r in failed)
+    assert not any(r.startswith("c4:") for r in failed)  # C4 is off by default (FineWeb-2)
+    every_group = QualityScorer(QualityThresholds(enabled=set(GROUPS)), tokenizer).score(spam)[1]
+    assert any(r.startswith("c4:") for r in every_group) and set(failed) < set(every_group)
     # datatrove reports only the first of them
     keep, reason = GopherQualityFilter(min_avg_word_length=3, max_avg_word_length=11, language=tokenizer,
                                        stop_words=list(QualityThresholds().stop_words),

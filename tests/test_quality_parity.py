@@ -2,9 +2,12 @@
 datatrove's own filter (same thresholds, same tokenizer instance) drops it.
 
 Runs on ~300 generated Vietnamese documents plus hand-written edge cases, under three threshold
-sets: Kho's defaults (FineWeb-2 vie_Latn), datatrove's constructor defaults (which turn on
-the rules FineWeb-2 disabled: paragraph duplicates, short lines, 1% duplicate characters), and
-non-default structural C4/FineWeb parameters.
+sets, each with all four groups enabled (C4 is off by default, as in FineWeb-2, but its rules
+must still decide like datatrove's when a config turns it on): Kho's default thresholds
+(FineWeb-2 vie_Latn), datatrove's constructor defaults (which turn on the rules FineWeb-2
+disabled: paragraph duplicates, short lines, 1% duplicate characters), and non-default
+structural C4/FineWeb parameters. The default chain (no C4) is checked against datatrove's
+filters built from the defaults.
 """
 
 from __future__ import annotations
@@ -45,8 +48,11 @@ EDGE_CASES = [
     ("Người dân được hưởng lợi từ chính sách mới của nhà nước và các địa phương trong năm nay. " * 4 + "\n\n") * 3,
 ]
 
-FINEWEB2 = QualityThresholds()
+ALL_GROUPS = set(GROUPS)
+DEFAULTS = QualityThresholds()
+FINEWEB2 = QualityThresholds(enabled=ALL_GROUPS)
 DATATROVE_DEFAULTS = QualityThresholds(
+    enabled=ALL_GROUPS,
     min_avg_word_length=3, max_avg_word_length=10, max_non_alpha_words_ratio=0.8,
     stop_words=["là", "và", "của", "có", "được", "các", "trong", "những"],
     dup_line_frac=0.3, dup_para_frac=0.3, dup_line_char_frac=0.2, dup_para_char_frac=0.2,
@@ -58,6 +64,7 @@ DATATROVE_DEFAULTS = QualityThresholds(
 #: non-default structural C4 rules and looser FineWeb/Gopher settings: exercises the
 #: sentence counts computed on demand (lines C4 keeps without terminal punctuation).
 STRUCTURAL_VARIANTS = QualityThresholds(
+    enabled=ALL_GROUPS,
     remove_citations=False, filter_no_terminal_punct=False, min_words_per_line=1, max_word_length=15,
     filter_javascript=False, filter_policy=False, min_num_sentences=8,
     line_punct_exclude_zero=True, stop_chars=(".", "!", "?", "…"), short_line_length=20, short_line_thr=0.5,
@@ -131,9 +138,10 @@ def test_every_group_decides_like_datatrove(thresholds: QualityThresholds, token
         assert seen[True] > 0 and seen[False] > 0, f"{group} needs both keep and drop outcomes: {seen}"
 
 
-def test_datatrove_chain_keeps_what_kho_keeps(tokenizer) -> None:
-    """The whole chain (C4 last, as datatrove_filters orders it) keeps exactly Kho's kept docs."""
-    thresholds = FINEWEB2
+@pytest.mark.parametrize("thresholds", [DEFAULTS, FINEWEB2], ids=["defaults_no_c4", "with_c4"])
+def test_datatrove_chain_keeps_what_kho_keeps(thresholds: QualityThresholds, tokenizer) -> None:
+    """The whole chain (C4 last, as datatrove_filters orders it) keeps exactly Kho's kept docs:
+    with the defaults (FineWeb-2's chain, no C4) and with C4 turned on."""
     docs = generate_vietnamese_corpus(120, seed=3)
     filters = list(datatrove_filter_by_group(thresholds, tokenizer).values())
     stopwords = thresholds.resolved_stop_words()
@@ -142,3 +150,12 @@ def test_datatrove_chain_keeps_what_kho_keeps(tokenizer) -> None:
         doc = Document(text=d["text"], id=d["id"])
         chain_keep = all(get_filter_result(f.filter(doc))[0] for f in filters)
         assert chain_keep == (not failed_rules(signals, thresholds)), d["id"]
+
+
+def test_default_chain_is_fineweb2s_without_c4(tokenizer) -> None:
+    from datatrove.pipeline.filters import C4QualityFilter
+
+    filters = datatrove_filter_by_group(DEFAULTS, tokenizer)
+    assert set(filters) == {"gopher_quality", "gopher_repetition", "fineweb"}
+    assert not any(isinstance(f, C4QualityFilter) for f in filters.values())
+    assert "c4" in datatrove_filter_by_group(FINEWEB2, tokenizer)
