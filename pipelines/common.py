@@ -28,30 +28,45 @@ RECORDS, QUARANTINE, INPUTS = "records", "quarantine", "inputs"
 
 
 class _ReadUnit(beam.DoFn):
-    """Read one work unit; every outcome is a record or a quarantine row."""
+    """Read one work unit; every outcome is a record or a quarantine row.
+
+    The reader gets the source's bounds from the source dict (pipelines.readers.ReadLimits).
+    An input that cannot be opened (gone since planning, unreadable, a broken or looping
+    symlink the planner kept so that it is counted) is one quarantine row."""
 
     def __init__(self, store: ObjectStore, progress_dir: str | None) -> None:
         self.store, self.progress_dir = store, progress_dir
 
     def process(self, unit: dict[str, Any]):
+        from storage.errors import ObjectNotFoundError  # an object deleted since planning
+
         source = unit["source"]
         reader = READERS[source["format"]]
         n = 0
         try:
             fh = open(unit["path"], "rb") if unit["location"] == "local" else self.store.open_read(unit["path"])
-        except OSError as exc:
+        except (OSError, ObjectNotFoundError) as exc:
             n += 1
-            yield beam.pvalue.TaggedOutput(QUARANTINE, quarantine_row(
-                source["name"], unit["uri"], "file", exc, f"cannot open {unit['uri']}: {exc}"))
+            yield beam.pvalue.TaggedOutput(QUARANTINE, self._open_failure(unit, exc))
         else:
             with fh:
-                kwargs = {"max_line_bytes": source["max_line_bytes"]} if source["format"] == "jsonl" else {}
-                for kind, row in reader(fh, unit["uri"], source, **kwargs):
+                for kind, row in reader(fh, unit["uri"], source):
                     n += 1
                     yield beam.pvalue.TaggedOutput(RECORDS if kind == "record" else QUARANTINE, row)
         yield beam.pvalue.TaggedOutput(INPUTS, {"kind": "input", "source": source["name"], "n": n})
         if self.progress_dir:
             Path(self.progress_dir, f"{unit['unit_id']}.done").write_text(str(n))
+
+    @staticmethod
+    def _open_failure(unit: dict[str, Any], exc: Exception) -> dict[str, Any]:
+        """The quarantine row of an input that cannot be opened; a broken link says so."""
+        name, uri, path = unit["source"]["name"], unit["uri"], unit["path"]
+        if unit["location"] == "local" and os.path.islink(path) and not os.path.exists(path):
+            return quarantine_row(name, uri, "file", "BrokenLinkError",
+                                  f"{path} is a symbolic link to {os.readlink(path)!r}, which "
+                                  "does not exist or loops; fix or remove the link")
+        return quarantine_row(name, uri, "file", exc, f"cannot open {uri}: {exc}; check that it "
+                              "exists and is readable, then rerun")
 
 
 class ReadUnits(beam.PTransform):

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from filters.minhash import MinHashConfig
 from filters.quality import QualityThresholds
-from pipelines.readers import DEFAULT_MAX_LINE_BYTES
+from pipelines.readers import (DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_JSON_DEPTH,
+                               DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_RECORD_BYTES)
 from schemas.config import load_model
 from storage.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_TARGET_BYTES
 
@@ -22,7 +23,11 @@ class _Strict(BaseModel):
 
 
 class SourceConfig(_Strict):
-    """One source: where its inputs are, how to read them, and its license."""
+    """One source: where its inputs are, how to read them, and its license.
+
+    The ``max_*`` bounds keep one input's cost bounded whatever it holds (see
+    pipelines/readers.py for the defaults and why): what is over a bound becomes a quarantine
+    row that names the bound, and reading goes on."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     format: Literal["jsonl", "parquet", "warc"]
@@ -33,7 +38,18 @@ class SourceConfig(_Strict):
     text_field: str = "text"
     url_field: str = "url"
     date_field: str = "date"
-    max_line_bytes: int = Field(DEFAULT_MAX_LINE_BYTES, ge=1024)
+    max_line_bytes: int = Field(DEFAULT_MAX_LINE_BYTES, ge=1024, description=(
+        "Longest JSONL line read; a longer one is skipped without being held in memory."))
+    max_input_bytes: int = Field(DEFAULT_MAX_INPUT_BYTES, ge=1024, description=(
+        "Decompressed bytes read from one input (8 GiB). Past it reading stops with one "
+        "InputTooLargeError row and the records before are kept: a decompression bomb costs "
+        "seconds, not the worker. Split bigger inputs, or raise it."))
+    max_record_bytes: int = Field(DEFAULT_MAX_RECORD_BYTES, ge=1024, description=(
+        "Largest text of one record (UTF-8 bytes; JSONL, Parquet) or payload of one WARC "
+        "record (4 MiB). A larger one is quarantined as RecordTooLargeError."))
+    max_json_depth: int = Field(DEFAULT_MAX_JSON_DEPTH, ge=1, le=900, description=(
+        "Deepest JSON nesting of a JSONL line (256); a deeper one is quarantined as "
+        "JsonTooDeepError. At most 900: the interpreter's recursion limit is 1000."))
     encoding: str | None = Field(None, description=(
         "Byte encoding when it is not UTF-8: a codec name (cp1258, windows-1252, ...), tcvn3 or "
         "vni, or 'legacy' to detect TCVN3 / VNI / CP1258 per record. Unset: strict UTF-8, and "
