@@ -6,26 +6,70 @@ without either it uses the embedded default, a local directory ``.kho/store``.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                            TransferSpeedColumn)
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperCommand
 
 from storage.errors import StoreError
-from storage.uri import DEFAULT_STORE, open_store
+from storage.uri import DEFAULT_STORE, init_store, open_store
 from storage.versions import VersionRef, VersionStore, diff_versions
 
-console = Console()
-err_console = Console(stderr=True)
+#: The line width without a terminal (a file, a pipe, a scheduler's log): wide enough that
+#: no table header, path or presigned URL is ever cut, wrapped or shortened with "…".
+PLAIN_WIDTH = 100_000
+
+
+class KhoConsole(Console):
+    """A rich console that prints full lines when its output is not a terminal.
+
+    On a terminal it behaves as rich does (fits the window). Otherwise it is PLAIN_WIDTH
+    wide and soft-wraps (never inserts line breaks), so logs keep every line whole. Decided
+    at each print: tests and ``kho ... > file`` swap stdout after import."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = Console.size.fget(self)
+        return size if self.is_terminal else ConsoleDimensions(PLAIN_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)
+
+    @property
+    def soft_wrap(self) -> bool:
+        return self._kho_soft_wrap or not self.is_terminal
+
+    @soft_wrap.setter
+    def soft_wrap(self, value: bool) -> None:
+        self._kho_soft_wrap = value
+
+
+console = KhoConsole()
+err_console = KhoConsole(stderr=True)
+
+
+class _DropBeamImportNoise(logging.Filter):
+    """Beam logs "apitools not found, and bigquery client libraries are not available" on the
+    root logger when it is imported: Kho never uses BigQuery, so the line is noise in every run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "root" and record.getMessage().startswith("apitools not found"))
+
+
+logging.getLogger().addFilter(_DropBeamImportNoise())
 
 app = typer.Typer(
     name="kho",
@@ -33,6 +77,7 @@ app = typer.Typer(
         "Kho curates Vietnamese text, image, audio and video into versioned, sharded datasets "
         "on S3-compatible storage (or a local folder).\n\n"
         "Typical session:\n\n"
+        "  kho store init                             # once: create its bucket or folder\n\n"
         "  kho ingest pipelines/configs/sample.yaml   # run an ingest, commit a version\n\n"
         "  kho datasets list                          # what is published\n\n"
         "  kho datasets show vi-text@latest           # one version's manifest\n\n"
@@ -48,6 +93,8 @@ app = typer.Typer(
 )
 datasets_app = typer.Typer(help="List, inspect, compare and tag dataset versions.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
+store_app = typer.Typer(help="Set up an object store before its first run.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
 
 StoreOpt = Annotated[Optional[str], typer.Option(
     "--store", envvar="KHO_STORE", help="Object store: PATH, file://PATH or s3://BUCKET/PREFIX.")]
@@ -55,6 +102,14 @@ StoreOpt = Annotated[Optional[str], typer.Option(
 
 def _versions(store: str | None) -> VersionStore:
     return VersionStore(open_store(store))
+
+
+def _table(*headers: str, title: str | None = None, right: tuple[str, ...] = ()) -> Table:
+    """A table whose headers are never shortened and whose cells fold rather than lose text."""
+    table = Table(title=title)
+    for h in headers:
+        table.add_column(h, min_width=len(h), overflow="fold", justify="right" if h in right else "left")
+    return table
 
 
 def _human(n: float) -> str:
@@ -69,7 +124,8 @@ def _human(n: float) -> str:
 def datasets_list(store: StoreOpt = None) -> None:
     """List datasets with their versions and refs."""
     vs = _versions(store)
-    table = Table("dataset", "versions", "latest", "refs", "rows", "bytes")
+    table = _table("dataset", "versions", "latest", "refs", "rows", "bytes",
+                   right=("versions", "rows", "bytes"))
     for name in vs.datasets():
         versions = vs.versions(name)
         refs = vs.refs(name)
@@ -85,7 +141,8 @@ def datasets_list(store: StoreOpt = None) -> None:
 def datasets_show(spec: Annotated[str, typer.Argument(help="NAME[@REF], REF a version id or a ref; default latest.")],
                   store: StoreOpt = None,
                   as_json: Annotated[bool, typer.Option("--json", help="Print the raw manifest.")] = False) -> None:
-    """Show one version: lineage, sources, totals by modality and format, Merkle root."""
+    """Show one version: its lineage (every parent version and the run that made it), the
+    sources of all of them, totals by modality and format, and the Merkle root."""
     vs = _versions(store)
     m = vs.manifest(VersionRef.parse(spec))
     if as_json:
@@ -100,15 +157,48 @@ def datasets_show(spec: Annotated[str, typer.Argument(help="NAME[@REF], REF a ve
         k = (s.modality, s.format)
         n, r, b = by.get(k, (0, 0, 0))
         by[k] = (n + 1, r + s.rows, b + s.bytes)
-    table = Table("modality", "format", "shards", "rows", "bytes")
+    table = _table("modality", "format", "shards", "rows", "bytes", right=("shards", "rows", "bytes"))
     for (mod, fmt), (n, r, b) in sorted(by.items()):
         table.add_row(mod, fmt, f"{n:,}", f"{r:,}", _human(b))
     console.print(table)
-    if m.sources:
-        src = Table("source", "uri", "inputs", "kept")
-        for s in m.sources:
-            src.add_row(s.name, s.uri, f"{s.inputs:,}", f"{s.kept:,}")
+    chain, broken = _lineage(vs, m)
+    lineage = _table("version", "created", "run", "sources", "rows", "rows added",
+                     title=f"lineage of {m.dataset}@{m.version} (newest first)", right=("rows", "rows added"))
+    for i, v in enumerate(chain):
+        below = chain[i + 1].total_rows if i + 1 < len(chain) else 0
+        lineage.add_row(v.version, f"{v.created_at:%Y-%m-%d %H:%M:%S}Z", v.run_id or "-",
+                        ", ".join(s.name for s in v.sources) or "-", f"{v.total_rows:,}",
+                        f"{v.total_rows - below:+,}" if i + 1 < len(chain) or not broken else "?")
+    if broken:
+        lineage.add_row(broken[0], "?", "?", Text(broken[1]), "?", "?")
+    console.print(lineage)
+    sources = [(v, s) for v in chain for s in v.sources]
+    if sources:
+        src = _table("source", "uri", "inputs", "kept", "version", "run", right=("inputs", "kept"),
+                     title=f"sources of {m.dataset}@{m.version} and its ancestors")
+        for v, s in sources:
+            src.add_row(s.name, Text(s.uri), f"{s.inputs:,}", f"{s.kept:,}", v.version, v.run_id or "-")
         console.print(src)
+
+
+def _lineage(vs: VersionStore, m) -> tuple[list, tuple[str, str] | None]:
+    """``m`` and its ancestors, newest first, following each manifest's ``parent``.
+
+    If an ancestor cannot be read, the chain stops there and the second item says which
+    one and why: (version, problem)."""
+    chain, seen = [m], {m.version}
+    parent = m.parent
+    while parent:
+        if parent in seen:
+            return chain, (parent, f"parent loop at {parent}: the manifests disagree, run `kho verify`")
+        seen.add(parent)
+        try:
+            m = vs.manifest(VersionRef(m.dataset, parent))
+        except StoreError as exc:
+            return chain, (parent, f"unreadable: {exc}")
+        chain.append(m)
+        parent = m.parent
+    return chain, None
 
 
 def _report_line(vs: VersionStore, m) -> None:
@@ -266,10 +356,9 @@ SAMPLE_CONFIG = Path(__file__).parent / "configs" / "sample.yaml"
 
 def _print_summary(result, store) -> None:
     stats = result.stats
-    table = Table(title=f"run {result.run_id} → {stats['dataset']}@{result.version}")
-    table.add_column("source", no_wrap=True)
-    for name in ("inputs", "kept", "rejected", "quarantined", "duplicates", "reconciles"):
-        table.add_column(name, justify="right")
+    counts = ("inputs", "kept", "rejected", "quarantined", "duplicates", "reconciles")
+    table = _table("source", *counts, title=f"run {result.run_id} → {stats['dataset']}@{result.version}",
+                   right=counts)
     for name, r in {**stats["sources"], "TOTAL": stats["totals"]}.items():
         table.add_row(name, f"{r['inputs']:,}", f"{r['kept']:,}", f"{r['rejected']:,}",
                       f"{r['quarantined']:,}", f"{r['duplicates']:,}",
@@ -279,21 +368,93 @@ def _print_summary(result, store) -> None:
                           ("quarantined by error", stats["quarantined_by_error"]),
                           ("PII findings by type", stats["pii_by_type"])):
         if counts:
-            t = Table("what", "count", title=title)
+            t = _table("what", "count", title=title, right=("count",))
             for k, v in counts.items():
                 t.add_row(k, f"{v:,}")
             console.print(t)
     console.print(f"report: {store.url(result.report_key)}")
 
 
-def _ingest(config: Path, store_uri: str | None, beam_args: list[str]):
+class UnknownOptionError(ValueError):
+    """A ``kho ingest`` argument that neither Kho nor Beam knows (a typo, most often)."""
+
+
+#: Where ``kho ingest`` keeps what followed a bare ``--`` (handed to Beam unchecked).
+_PASSTHROUGH = "kho.beam_passthrough"
+
+
+class BeamPassthroughCommand(TyperCommand):
+    """A command whose arguments after a bare ``--`` go to Beam as they are, unchecked.
+
+    Click would drop the ``--`` itself and mix what follows into the extra arguments, which
+    are checked against Beam's options; this keeps the two apart."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if "--" in args:
+            cut = args.index("--")
+            ctx.meta[_PASSTHROUGH] = list(args[cut + 1:])
+            args = args[:cut]
+        return super().parse_args(ctx, args)
+
+
+def _beam_parser():
+    """An argument parser of every option Beam's PipelineOptions knows, built as Beam builds
+    its own (every registered options class, no abbreviations), that raises instead of exiting."""
+    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+    class Parser(_BeamArgumentParser):
+        def error(self, message: str):
+            raise UnknownOptionError(f"bad Beam option: {message}")
+
+    parser = Parser(allow_abbrev=False, add_help=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)  # pylint: disable=protected-access
+    return parser
+
+
+def check_beam_args(args: list[str], own_options: Sequence[str] = (), command: str = "kho ingest") -> list[str]:
+    """Return ``args`` if Beam knows every option in them, else raise UnknownOptionError.
+
+    The error names the closest valid option, Kho's (``own_options``) or Beam's: a typo such
+    as ``--stor`` must not reach Beam, which would drop it with a warning and run the
+    pipeline into the default store."""
+    if not args:
+        return []
+    parser = _beam_parser()
+    _, unknown = parser.parse_known_args(list(args))
+    if not unknown:
+        return list(args)
+    options = [u for u in unknown if u.startswith("-")]
+    if not options:
+        raise UnknownOptionError(
+            f"unexpected argument {unknown[0]!r}: {command} takes one config file; "
+            "options go as --name=value")
+    name = options[0].split("=", 1)[0]
+    known = list(own_options) + [o for a in parser._actions for o in a.option_strings]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else "neither Kho nor Beam has it"
+    raise UnknownOptionError(
+        f"unknown option {name} ({hint}); `{command} --help` lists Kho's options, Beam's "
+        "pipeline options pass through, and anything after a bare `--` goes to Beam unchecked")
+
+
+def _own_options(ctx: typer.Context) -> list[str]:
+    return [o for p in ctx.command.params for o in (*p.opts, *p.secondary_opts) if o.startswith("-")]
+
+
+CreateBucketOpt = Annotated[bool, typer.Option(
+    "--create-bucket", help="Create the store's S3 bucket if it does not exist "
+                            "(once per store; see also `kho store init`). A local folder is always created.")]
+
+
+def _ingest(config: Path, store_uri: str | None, beam_args: list[str], create_bucket: bool = False):
     from rich.progress import MofNCompleteColumn, SpinnerColumn, TimeElapsedColumn
 
     from pipelines.config import load_ingest_config
     from pipelines.ingest import run_ingest
 
     cfg = load_ingest_config(config)
-    store = open_store(store_uri or cfg.store)
+    store = open_store(store_uri or cfg.store, create_bucket=create_bucket)
     with Progress(SpinnerColumn(), TextColumn("[bold]ingest {task.fields[name]}"), BarColumn(),
                   MofNCompleteColumn(), TextColumn("files · {task.fields[records]:,} records read"),
                   TimeElapsedColumn(), console=err_console) as progress:
@@ -313,26 +474,36 @@ def _ingest(config: Path, store_uri: str | None, beam_args: list[str]):
     return result, store
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(cls=BeamPassthroughCommand,
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def ingest(ctx: typer.Context,
            config: Annotated[Path, typer.Argument(help="Ingest config (YAML); see pipelines/configs/sample.yaml.")],
-           store: StoreOpt = None) -> None:
+           store: StoreOpt = None,
+           create_bucket: CreateBucketOpt = False) -> None:
     """Run one ingest of the config's sources into its dataset and commit a new version.
 
-    Extra arguments go to Beam: the local FnApiRunner by default, e.g.
+    Extra options go to Beam: the local FnApiRunner by default, e.g.
     `--direct_running_mode=multi_processing --direct_num_workers=2`, or another runner's
-    options unchanged (`--runner=FlinkRunner --flink_master=HOST:8081 ...`).
+    options unchanged (`--runner=FlinkRunner --flink_master=HOST:8081 ...`). Options that
+    neither Kho nor Beam knows are errors (a typo like `--stor` would otherwise be dropped
+    and the run would go to the default store); options for a runner's own plugins go after
+    a bare `--`: `kho ingest my.yaml --runner=X -- --x_only_flag=1`.
     Inputs already ingested (the source's ledger) are skipped, so a rerun is idempotent.
     """
-    _ingest(config, store, list(ctx.args))
+    try:
+        beam_args = check_beam_args(list(ctx.args), _own_options(ctx))
+    except UnknownOptionError as exc:
+        err_console.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
+        raise typer.Exit(2) from None
+    _ingest(config, store, beam_args + ctx.meta.get(_PASSTHROUGH, []), create_bucket)
 
 
 @app.command()
-def demo(store: StoreOpt = None) -> None:
+def demo(store: StoreOpt = None, create_bucket: CreateBucketOpt = False) -> None:
     """Ingest the bundled Vietnamese sample into the store, then verify the version."""
     from storage.verify import verify_version
 
-    result, st = _ingest(SAMPLE_CONFIG, store, [])
+    result, st = _ingest(SAMPLE_CONFIG, store, [], create_bucket)
     vs = VersionStore(st)
     m = vs.manifest("vi-text-sample@latest")
     report = verify_version(vs, m)
@@ -344,6 +515,16 @@ def demo(store: StoreOpt = None) -> None:
                   f"{m.total_rows:,} rows, merkle root {m.merkle_root[:16]}…")
     console.print("next: `kho datasets show vi-text-sample`, "
                   "`kho pull vi-text-sample ./demo-out --where \"lang_score >= 0.9\"`")
+
+
+@store_app.command("init")
+def store_init(store: StoreOpt = None) -> None:
+    """Create the store: its bucket on S3 (`s3://BUCKET/PREFIX`), its folder locally.
+
+    Safe to rerun: an existing bucket or folder is left as it is. Once a store exists, every
+    command can use it; `kho ingest --create-bucket` does the same on the fly."""
+    result = init_store(store)
+    console.print(result.describe(), markup=False, highlight=False)
 
 
 def main() -> None:
