@@ -71,17 +71,18 @@ def test_the_parent_is_the_highest_version_even_when_latest_was_left_behind(stor
 
 
 def test_a_dead_runs_claim_is_taken_over_by_exactly_one_of_racing_runs(store: ObjectStore) -> None:
-    dead = RunLease(store, "news", RUN_A, ttl_s=1.0)
+    # S3's Last-Modified has one-second resolution: keep the TTL well above it
+    dead = RunLease(store, "news", RUN_A, ttl_s=3.0)
     dead.acquire()
     assert dead.claim([("unit1", "file:///x")]) == {}
     dead._stop.set()  # stops heartbeating: dead once its lease is older than the TTL
-    racers = [RunLease(store, "news", f"20261202T000001Z-0000000{i}", ttl_s=1.0) for i in range(4)]
+    racers = [RunLease(store, "news", f"20261202T000001Z-0000000{i}", ttl_s=3.0) for i in range(4)]
     for r in racers:
         r.acquire()
     assert racers[0].claim([("unit1", "file:///x")]) == {"unit1": RUN_A}  # still live
     import time
 
-    time.sleep(2.5)
+    time.sleep(4.5)
     outcomes: dict[int, dict] = {}
     barrier = threading.Barrier(len(racers))
 
