@@ -66,14 +66,16 @@ def check_shards_exist(store: ObjectStore, shards: list[dict[str, Any]]) -> None
                                     "(deleted by gc or by hand?); nothing committed: rerun the ingest")
 
 
-def runs_since(vs: VersionStore, dataset: str, seen: set[str]) -> list[str]:
-    """Runs of committed versions that are not in ``seen`` (newest first, stops at a seen one)."""
+def runs_since(vs: VersionStore, head, seen: set[str]) -> list[str]:
+    """Runs of ``head`` and its ancestors that are not in ``seen`` (newest first, stopping at
+    a seen one). Walking from the head this commit will build on, not from whatever is newest
+    by now, is what makes the check complete: a version committed after ``head`` was read
+    makes the conditional create fail, and the loop checks again."""
     out = []
-    for version in reversed(vs.versions(dataset)):
-        run = vs.manifest(f"{dataset}@{version}").run_id
-        if run in seen:
-            break
-        out.append(run)
+    m = head
+    while m is not None and m.run_id not in seen:
+        out.append(m.run_id)
+        m = vs.manifest(f"{m.dataset}@{m.parent}") if m.parent else None
     return out
 
 
@@ -111,7 +113,8 @@ class CommitRun(beam.DoFn):
         vs = VersionStore(self.store)
         manifest, seen = None, set(self.seen_runs)
         for attempt in range(COMMIT_ATTEMPTS):
-            shards = self._recheck(vs, shards, stats, table_index, seen, attempt)
+            head = vs.head(self.dataset)
+            shards = self._recheck(vs, head, shards, stats, table_index, seen, attempt)
             self.store.put_bytes(f"{prefix}/tables.json", json_bytes(table_index), "application/json")
             summary = {k: v for k, v in stats.items() if k not in ("samples", "examples")}
             self.store.put_bytes(f"{prefix}/stats.json", json_bytes(self._full(stats, table_index, shards, units)),
@@ -121,7 +124,7 @@ class CommitRun(beam.DoFn):
                         "inputs": r["inputs"], "kept": r["kept"]} for s, r in stats["sources"].items()]
             try:
                 manifest = vs.try_commit(
-                    self.dataset, [ShardInfo(**s) for s in shards], parent=vs.head(self.dataset),
+                    self.dataset, [ShardInfo(**s) for s in shards], parent=head,
                     code_version=self.code_version, run_id=self.run_id, config_hash=self.config_hash,
                     sources=sources, stats=summary)
                 break
@@ -138,10 +141,10 @@ class CommitRun(beam.DoFn):
         log.info("run %s committed %s@%s", self.run_id, self.dataset, manifest.version)
         yield json.dumps({"version": manifest.version})
 
-    def _recheck(self, vs: VersionStore, shards: list[dict], stats: dict,
+    def _recheck(self, vs: VersionStore, head, shards: list[dict], stats: dict,
                  table_index: dict[str, list[dict]], seen: set[str], attempt: int) -> list[dict]:
-        """Drop kept records that duplicate runs committed since this run planned."""
-        new_runs = runs_since(vs, self.dataset, seen)
+        """Drop kept records that duplicate runs committed since this run planned, up to ``head``."""
+        new_runs = runs_since(vs, head, seen)
         seen.update(new_runs)
         if not (self.recheck and new_runs):
             return shards
