@@ -12,9 +12,14 @@ Public API (the pipeline codes against it):
 
 How it works: structured types come from regular expressions with validators
 (:mod:`filters.pii_rules`: province codes, MST check digit, Luhn, libphonenumber's VN
-metadata, context words), addresses from street patterns plus underthesea's
-administrative-unit gazetteer (:mod:`filters.pii_address`), names from cue and surname
-rules with the CRF NER as a fallback (:mod:`filters.pii_names`).
+metadata plus the 11-digit mobile plan retired in 2018, context words; phone numbers typed
+digit by digit and e-mail addresses spelled out to get past filters), addresses from street
+patterns plus underthesea's administrative-unit gazetteer (:mod:`filters.pii_address`),
+names from cue and surname rules with the CRF NER as a fallback, and rules of their own for
+text typed without diacritics (:mod:`filters.pii_names`). Historical figures and office
+holders named with their public office are not personal data (see :mod:`filters.pii_names`).
+Every rule is linear in the text: no pattern can backtrack over a run of digits, dots and
+spaces, and overlap resolution is O(n log n) in the number of candidates.
 
 Overlaps are resolved deterministically: the longer span wins; on equal length the
 candidate backed by context words (score 2) beats one backed by shape alone (score 1);
@@ -25,6 +30,7 @@ Input is expected in NFC (the normalize step runs first); offsets index the give
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -61,13 +67,20 @@ class PiiFinding:
 def _resolve(hits: Iterable[Hit]) -> list[Hit]:
     """Drop overlapping candidates: longer, then better scored, then higher priority wins."""
     ranked = sorted(hits, key=lambda h: (-(h.end - h.start), -h.score, _PRIORITY[h.type], h.start))
+    # The kept spans are disjoint, so sorted by start they are sorted by end too, and a new span
+    # can only overlap its two neighbours there: O(n log n) however many candidates a text has.
+    starts: list[int] = []
     kept: list[Hit] = []
     for h in ranked:
         if h.end <= h.start:
             continue
-        if all(h.end <= k.start or k.end <= h.start for k in kept):
-            kept.append(h)
-    kept.sort(key=lambda h: h.start)
+        i = bisect.bisect_right(starts, h.start)
+        if i > 0 and kept[i - 1].end > h.start:
+            continue
+        if i < len(kept) and kept[i].start < h.end:
+            continue
+        starts.insert(i, h.start)
+        kept.insert(i, h)
     return kept
 
 
@@ -101,7 +114,10 @@ class PiiDetector:
             hits.extend(detect(text))
         hits.extend(find_addresses(text, self.gazetteer))
         if "NAME" in self.types:
-            hits.extend(self.names.find(text, [(h.start, h.end) for h in hits]))
+            # A birth date does not make a historical figure a private person ("Nguyễn Du sinh năm
+            # 1765"); contact details, IDs and addresses in the sentence do.
+            evidence = [(h.start, h.end) for h in hits if h.type != "DOB"]
+            hits.extend(self.names.find(text, [(h.start, h.end) for h in hits], evidence))
         return [PiiFinding(h.type, h.start, h.end, text[h.start:h.end])
                 for h in _resolve(hits) if h.type in self.types]
 

@@ -8,7 +8,8 @@ parts; those are absorbed into the span when they carry an administrative prefix
 (``phường``, ``Q.``, ``TP.``...) or when the bare name is in the gazetteer built
 from underthesea's administrative-unit mapping (2025 reform: old and new wards,
 old districts, old and new provinces). A bare province or district name alone is
-not an address and is never reported.
+not an address and is never reported. The street, alley, house and unit words are matched
+without diacritics too ("so 15 ngo 4 Kim Ma, Ba Dinh"), and so are the gazetteer's names.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import unicodedata
 from importlib import resources
 from pathlib import Path
 
+from filters.legacy_encodings import strip_diacritics
 from filters.pii_rules import Hit
-from filters.pii_text import CAP_SEQ, CAP_SEQ2
+from filters.pii_text import CAP_SEQ, CAP_SEQ2, word_alternation
 
 __all__ = ["Gazetteer", "load_gazetteer", "find_addresses"]
 
@@ -48,10 +50,13 @@ class Gazetteer:
         self.districts = frozenset(districts)
         self.wards = frozenset(wards)
         self.all = self.provinces | self.districts | self.wards
+        self.all_plain = frozenset(strip_diacritics(x) for x in self.all)
 
     def is_place(self, name: str) -> bool:
-        """Whether ``name`` (any case) is a known province, district or ward name."""
-        return _key(name) in self.all
+        """Whether ``name`` (any case, with or without diacritics) is a known province, district or
+        ward name."""
+        key = _key(name)
+        return key in self.all or (key.isascii() and key in self.all_plain)
 
     def is_region(self, name: str) -> bool:
         """Whether ``name`` is a province or district (the levels a bare news mention uses)."""
@@ -102,11 +107,13 @@ def load_gazetteer() -> Gazetteer:
 
 # --------------------------------------------------------------------------- patterns
 _HOUSE_NO = r"\d{1,4}[A-Za-z]?(?:/\d{1,4}[A-Za-z]?){0,3}"
-_HOUSE_WORD = r"(?i:số nhà|nhà số|nhà|số|sn)\s+"
+# (the unaccented forms too: posts typed without diacritics, "so 15 ngo 4 Kim Ma")
+_HOUSE_WORD = r"(?i:" + word_alternation(("số nhà", "nhà số", "nhà", "số", "sn", "so nha", "nha so", "nha", "so"), True) + r")\s+"
 # Capitalised words that follow "số 5" but start no street name (laws, rankings, months).
 _NOT_STREET = r"(?!(?:Việt|Điều|Khoản|Chương|Mục|Phần|Nghị|Thông|Luật|Quyết|Bộ|Tháng|Năm|Ngày|Thế|Châu|Chính|Quốc|Trung|Đông|Nam|Bắc|Tây)(?![\w]))"
-_STREET_TYPE = r"(?i:đường|phố|đại lộ|quốc lộ|tỉnh lộ|ql|đl)"
-_ALLEY_TYPE = r"(?i:ngõ|ngách|hẻm|kiệt|hẽm|hxh)"
+_STREET_TYPE = r"(?i:" + word_alternation(
+    ("đường", "phố", "đại lộ", "quốc lộ", "tỉnh lộ", "ql", "đl", "duong", "pho", "dai lo", "quoc lo", "tinh lo"), True) + ")"
+_ALLEY_TYPE = r"(?i:" + word_alternation(("ngõ", "ngách", "hẻm", "kiệt", "hẽm", "hxh", "ngo", "ngach", "hem", "kiet"), True) + ")"
 _STREET_NAME = rf"(?:{CAP_SEQ}(?:\s+\d{{1,3}})?|(?i:số)\s+\d{{1,3}}|\d{{1,2}}/\d{{1,2}}|\d{{1,3}}[A-Z]?)"
 
 # Street part forms, tried in this order at each position.
@@ -129,13 +136,17 @@ _BARE_STREET = re.compile(rf"(?=\d)(?<![\w/.,])\d{{1,4}}[A-Za-z]?\s+{_NOT_STREET
 
 # Hamlet-level unit: thôn Đông / ấp 3 / xóm 5 / tổ 7 / khu phố 2 / tổ dân phố 4 / bản Lác.
 _HAMLET = re.compile(
-    rf"(?=[tkấxbTKẤXB])(?<![\w])(?i:tổ dân phố|khu phố|thôn|ấp|xóm|bản|tổ|kp\.?)\s+(?:{CAP_SEQ}|\d{{1,3}}[A-Z]?)"
+    r"(?=[tkấxbaTKẤXBA])(?<![\w])(?i:" + word_alternation(
+        ("tổ dân phố", "khu phố", "thôn", "ấp", "xóm", "bản", "tổ", "kp.", "kp", "to dan pho", "khu pho", "thon", "ap",
+         "xom"), True) + ")"
+    rf"\s+(?:{CAP_SEQ}|\d{{1,3}}[A-Z]?)"
 )
 
-_UNIT_WORD = (
-    r"(?i:phường|xã|thị trấn|quận|huyện|thị xã|thành phố|tỉnh|khu phố|tổ dân phố|thôn|ấp|xóm|tổ|"
-    r"đặc khu|khu đô thị|kđt|kcn|khu công nghiệp)"
-)
+_UNIT_WORD = r"(?i:" + word_alternation((
+    "phường", "xã", "thị trấn", "quận", "huyện", "thị xã", "thành phố", "tỉnh", "khu phố", "tổ dân phố", "thôn", "ấp",
+    "xóm", "tổ", "đặc khu", "khu đô thị", "kđt", "kcn", "khu công nghiệp",
+    "phuong", "xa", "thi tran", "quan", "huyen", "thi xa", "thanh pho", "tinh", "khu pho", "to dan pho", "thon", "xom",
+    "dac khu"), True) + ")"
 _UNIT_ABBR = r"(?:P\.|Q\.|H\.|TX\.|TT\.|TP\.|T\.|F\.|KP\.?|TP)"
 _TAIL_PREFIXED = re.compile(
     rf"(?:\s*[,\-–]\s*|\s+)(?:{_UNIT_WORD}\s+|{_UNIT_ABBR}\s?)(?:{CAP_SEQ}|\d{{1,3}}|[A-ZĐ]{{2,4}})"

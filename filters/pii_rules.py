@@ -7,6 +7,14 @@ before the match. Look-alike numbers (prices, years, law numbers, dates of event
 version numbers) are excluded by the validators, by digit boundaries that refuse
 to start or end inside a longer number, and by refusing numbers followed by a unit.
 
+Contact details written to evade filters are found too: phone numbers with a separator
+between every digit ("0 9 1 2 3 4 5 6 7 8", "0.9.1.2...", "09_86_45_32_10") by a linear
+scan of digit chains, 11-digit mobile numbers of the plan retired in 2018 (0168 234 5678,
+:data:`OLD_MOBILE_PREFIXES`), country codes in any spacing ("+ 84 91 234 5678", "(84) 913
+222 444", "+84 (0) 912..."), and e-mail addresses spelled out ("ten [at] gmail [dot] com",
+"ten a còng gmail chấm com", "ten @ gmail . com"). Context words are matched with and without
+diacritics.
+
 A :class:`Hit` carries a ``score``: 2 when explicit context words back the type,
 1 when only the shape and validator do. :mod:`filters.pii` uses it to break ties
 between equally long overlapping hits (``STK 0912345678`` is a bank account even
@@ -17,6 +25,7 @@ Text is expected in NFC (the pipeline's normalize step runs first).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -24,7 +33,8 @@ from typing import Callable
 
 import phonenumbers
 
-__all__ = ["Hit", "STRUCTURED_DETECTORS", "CCCD_PROVINCE_CODES", "mst_is_valid", "luhn_is_valid"]
+__all__ = ["Hit", "STRUCTURED_DETECTORS", "CCCD_PROVINCE_CODES", "OLD_MOBILE_PREFIXES", "mst_is_valid",
+           "luhn_is_valid"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,30 +90,39 @@ def _digits(s: str) -> str:
 
 
 # --------------------------------------------------------------------------- context words
-_CTX_CMND = re.compile(r"(?:\bcmnd\b|\bcmtnd\b|\bcmt\b|chứng minh (?:nhân dân|thư)|chứng minh\b|\bsố cm\b)[^\d]{0,25}$")
-_CTX_CCCD = re.compile(r"(?:\bcccd\b|căn cước|định danh|\bcc\b)[^\d]{0,25}$")
-_CTX_PASSPORT = re.compile(r"(?:hộ chiếu|passport|\bhc\b|\bpp\b)[^\d]{0,25}$")
-_CTX_TAX = re.compile(r"(?:\bmst\b|mã số thuế|mã số doanh nghiệp|mã số dn|mã doanh nghiệp|tax code|\btin\b)[^\d]{0,25}$")
+# Between an ID cue and the number: up to 25 characters, no digits except a one- or two-digit
+# count ("CMND cũ loại 12 số: 0010...", "CCCD gắn chip 12 số").
+_CTX_GAP = r"(?:[^\d]|(?<!\d)\d{1,2}(?!\d)){0,25}"
+# (each with its unaccented form: text typed without diacritics)
+_CTX_CMND = re.compile(r"(?:\bcmnd\b|\bcmtnd\b|\bcmt\b|chứng minh (?:nhân dân|thư)|chứng minh\b|\bsố cm\b|"
+                       r"chung minh (?:nhan dan|thu)|chung minh\b|\bso cm\b)" + _CTX_GAP + r"$")
+_CTX_CCCD = re.compile(r"(?:\bcccd\b|căn cước|định danh|\bcc\b|can cuoc|dinh danh)" + _CTX_GAP + r"$")
+_CTX_PASSPORT = re.compile(r"(?:hộ chiếu|passport|\bhc\b|\bpp\b|ho chieu)[^\d]{0,25}$")
+_CTX_TAX = re.compile(r"(?:\bmst\b|mã số thuế|mã số doanh nghiệp|mã số dn|mã doanh nghiệp|tax code|\btin\b|"
+                      r"ma so thue|ma so doanh nghiep|ma so dn\b|ma doanh nghiep)[^\d]{0,25}$")
 _BANK_NAMES = (
     r"vietcombank|vcb|techcombank|tcb|bidv|agribank|vietinbank|mb ?bank|\bmb\b|acb|sacombank|vpbank|tpbank|"
     r"\bshb\b|hdbank|\bvib\b|\bocb\b|\bmsb\b|seabank|eximbank|lienvietpostbank|lpbank|nam ?a ?bank|"
     r"bac ?a ?bank|abbank|kienlongbank|baovietbank|pvcombank|\bscb\b|vietabank|shinhan|hsbc|momo|"
-    r"viettel ?money|zalopay|ngân hàng|\bnh\b"
+    r"viettel ?money|zalopay|ngân hàng|\bnh\b|ngan hang"
 )
 _CTX_BANK = re.compile(
     r"(?:\bstk\b|số tk\b|\btk\b|số tài khoản|tài khoản|account|\bacc\b|a/c|chuyển khoản|\bck\b|"
+    r"so tk\b|so tai khoan|tai khoan|chuyen khoan|"
     + _BANK_NAMES + r")[^\d]{0,30}$"
 )
 _BANK_AFTER = re.compile(r"\s*(?:\(|-|tại|ở|,)?\s*(?:" + _BANK_NAMES + r")", re.IGNORECASE)
-_CTX_CARD = re.compile(r"(?:số thẻ|thẻ tín dụng|thẻ ghi nợ|thẻ atm|thẻ visa|\bvisa\b|mastercard|\bjcb\b|\bthẻ\b|card)[^\d]{0,30}$")
+_CTX_CARD = re.compile(r"(?:số thẻ|thẻ tín dụng|thẻ ghi nợ|thẻ atm|thẻ visa|\bvisa\b|mastercard|\bjcb\b|\bthẻ\b|card|"
+                       r"so the\b|the tin dung|the ghi no|the atm)[^\d]{0,30}$")
 _CTX_BHXH = re.compile(
-    r"(?:bhxh|bảo hiểm xã hội|sổ bảo hiểm|mã số bảo hiểm|mã bảo hiểm|mã số bh\b|mã bh\b)[^\d]{0,30}$"
+    r"(?:bhxh|bảo hiểm xã hội|sổ bảo hiểm|mã số bảo hiểm|mã bảo hiểm|mã số bh\b|mã bh\b|"
+    r"bao hiem xa hoi|so bao hiem|ma so bao hiem|ma bao hiem|ma so bh\b|ma bh\b)[^\d]{0,30}$"
 )
-_CTX_VERSION = re.compile(r"(?:phiên bản|version|\bver\.?|\bv)\s*$")
+_CTX_VERSION = re.compile(r"(?:phiên bản|phien ban|version|\bver\.?|\bv)\s*$")
 
 
 # --------------------------------------------------------------------------- CCCD / CMND
-_ID12 = re.compile(_B + r"(\d{12}|\d{3}[ .]\d{3}[ .]\d{3}[ .]\d{3}|\d{4}[ .]\d{4}[ .]\d{4})" + _A)
+_ID12 = re.compile(_B + r"(\d{12}|\d{3}[ .]\d{3}[ .]\d{3}[ .]\d{3}|\d{4}[ .]\d{4}[ .]\d{4}|\d{6}[ .]\d{3}[ .]\d{3})" + _A)
 _ID9 = re.compile(_B + r"(\d{9}|\d{3}[ .]\d{3}[ .]\d{3})" + _A)
 
 
@@ -147,27 +166,150 @@ def find_passports(text: str) -> list[Hit]:
 
 # --------------------------------------------------------------------------- phone
 # A written phone number must carry its trunk or country prefix (0, 84, +84, 0084, (0xx),
-# (+84)); bare 9-digit numbers are too often quantities. Groups of 1-4 digits may be
-# separated by one space, dot or dash. Validity is decided by libphonenumber's VN metadata.
+# (+84), (84)); bare 9-digit numbers are too often quantities. Groups of 1-4 digits may be
+# separated by one space, dot or dash. Validity is decided by libphonenumber's VN metadata,
+# plus the 11-digit mobile numbers retired in 2018 (see OLD_MOBILE_PREFIXES).
 _PHONE = re.compile(
     r"(?<![\w.,/+\-])"
-    r"(?:\+84|0084|84|\(\+84\)|\(0\d{1,3}\)|0)"
+    r"(?:\+84|0084|84|\(\+84\)|\(84\)|\(0\d{1,3}\)|0)"
     r"[ .\-]?\(?\d{1,4}\)?(?:[ .\-]?\d{1,4}){1,4}"
     r"(?![\w]|[.,\-/]\d)"
 )
-_PHONE_GROUP_SPLIT = re.compile(r"[ .\-]")
+
+# Mobile prefixes (without the trunk 0) of the 11-digit numbers converted to 10 digits between
+# 15/9/2018 and 2019 (Circular 22/2014/TT-BTTTT plan, MIC Decision 798/QĐ-BTTTT): Viettel
+# 0162-0169 -> 032-039; MobiFone 0120 -> 070, 0121 -> 079, 0122 -> 077, 0126 -> 076,
+# 0128 -> 078; VinaPhone 0123 -> 083, 0124 -> 084, 0125 -> 085, 0127 -> 081, 0129 -> 082;
+# Vietnamobile 0186 -> 056, 0188 -> 058; Gmobile 0199 -> 059. Old posts, forms and scanned
+# documents still carry them; libphonenumber no longer accepts them. 0161, 0187, 0189... were
+# never assigned.
+OLD_MOBILE_PREFIXES: frozenset[str] = frozenset(
+    "120 121 122 123 124 125 126 127 128 129 162 163 164 165 166 167 168 169 186 188 199".split()
+)
+
+
+def _national_digits(candidate: str) -> str | None:
+    """The national significant number of ``candidate`` (no trunk 0, no country code), or None
+    when it carries neither prefix."""
+    digits = _digits(candidate)
+    if digits.startswith("0084"):
+        digits = digits[4:]
+    elif candidate.lstrip(" (").startswith("+") or digits.startswith("84"):
+        if not digits.startswith("84"):
+            return None
+        digits = digits[2:]
+    elif digits.startswith("0"):
+        return digits[1:]
+    else:
+        return None
+    return digits[1:] if digits.startswith("0") else digits  # +84 (0) 912...
 
 
 def _valid_vn_phone(candidate: str) -> bool:
-    """True when libphonenumber accepts ``candidate`` as a valid number for region VN."""
-    digits = _digits(candidate)
-    if not 9 <= len(digits) <= 13:
+    """True when libphonenumber accepts ``candidate`` as a valid number for region VN, or when
+    it is an 11-digit mobile number of the numbering plan retired in 2018 (0168 234 5678)."""
+    nsn = _national_digits(candidate)
+    if nsn is None or not 8 <= len(nsn) <= 10:
         return False
+    if len(nsn) == 10 and nsn[:3] in OLD_MOBILE_PREFIXES:
+        return True
     try:
-        parsed = phonenumbers.parse(candidate, "VN")
+        parsed = phonenumbers.parse(candidate.replace("_", " "), "VN")
     except phonenumbers.NumberParseException:
         return False
     return parsed.country_code == 84 and phonenumbers.is_valid_number(parsed)
+
+
+# Digit chains: digit groups joined by one separator (space, dot, dash, underscore, or a dot /
+# dash / underscore with a space on either side), the shape of numbers typed to get past filters
+# ("0 9 1 2 3 4 5 6 7 8", "0.9.1.2.3.4.5.6.7.8", "0 3 5 8 - 4 4 1 - 2 9 0", "09_86_45_32_10").
+# Each separator is a fixed token and the groups are maximal, so a chain parses one way only:
+# the scan is linear in the text, with no backtracking inside a chain; a match that starts
+# consumes its whole chain, so no position inside it is tried again.
+# (A digit first, then the look-behind over it: the engine's first-character scan skips
+# non-digits fast.)
+_CHAIN = re.compile(r"\d(?<![\w.,/\-]\d)\d*(?:(?: ?[.\-_] ?| )\d+)+")
+_GROUP = re.compile(r"\d+")
+_INTL_BEFORE = re.compile(r"(?:\(\+ ?84\)|\(84\)|\+ ?)[ .\-]?$")
+_CHAIN_END_BAD = re.compile(r"[\w@]|[.,\-/]\d")
+# A phone found inside a longer chain must be at least this many groups long: a number typed
+# digit by digit. Shorter ones in a longer chain are lists of small numbers (lottery results,
+# scores, counting) that happen to validate.
+_MIN_EVASIVE_GROUPS = 7
+_MAX_PHONE_DIGITS = 13
+
+
+def _chain_phones(text: str) -> list[tuple[int, int]]:
+    """Phone spans in digit chains: the whole chain, a split of the whole chain into numbers,
+    or a digit-by-digit run of at least :data:`_MIN_EVASIVE_GROUPS` groups not flanked by more
+    one- or two-digit groups. Linear: each group starts at most one bounded look-ahead."""
+    spans: list[tuple[int, int]] = []
+    for m in _CHAIN.finditer(text):
+        if m.end() - m.start() < 9 or _CHAIN_END_BAD.match(text, m.end()):
+            continue  # under nine characters cannot hold nine digits
+        chunk = m.group(0)
+        seps = chunk.count(" ") + chunk.count(".") + chunk.count("-") + chunk.count("_")
+        if len(chunk) - seps < 9:
+            continue
+        if seps < 5 and "_" not in chunk and " - " not in chunk and " . " not in chunk \
+                and text[max(0, m.start() - 2):m.start()] != "+ ":
+            continue  # the plain rule reads every other form of up to five groups
+        groups = [(g.start(), g.end()) for g in _GROUP.finditer(text, m.start(), m.end())]
+        if len(groups) < 2:
+            continue  # a single group is the plain rule's business
+        intl = _INTL_BEFORE.search(text, max(0, m.start() - 6), m.start())
+        chain_start = intl.start() if intl else m.start()
+        if intl and chain_start > 0 and (text[chain_start - 1].isalnum() or text[chain_start - 1] in "+."):
+            chain_start, intl = m.start(), None
+        found: list[tuple[int, int, int, int]] = []  # (first group, last group, start, end)
+        i = 0
+        n = len(groups)
+        while i < n:
+            best = -1
+            ndig = 0
+            start = chain_start if i == 0 else groups[i][0]
+            if text[groups[i][0]] == "0" or text.startswith("84", groups[i][0]) or (i == 0 and intl):
+                for j in range(i, n):
+                    ndig += groups[j][1] - groups[j][0]
+                    if ndig > _MAX_PHONE_DIGITS:
+                        break
+                    if ndig >= 9 and _valid_cached(text[start:groups[j][1]]):
+                        best = j
+            if best >= 0:
+                found.append((i, best, start, groups[best][1]))
+                i = best + 1
+            else:
+                i += 1
+        if not found:
+            continue
+        if found[0][0] == 0 and found[-1][1] == n - 1 and all(
+                a[1] + 1 == b[0] for a, b in zip(found, found[1:])):
+            spans.extend((s, e) for _, _, s, e in found)  # the chain is numbers and nothing else
+            continue
+        for a, b, s, e in found:
+            if b - a + 1 < _MIN_EVASIVE_GROUPS:
+                continue
+            small_before = a > 0 and groups[a - 1][1] - groups[a - 1][0] <= 2
+            small_after = b < n - 1 and groups[b + 1][1] - groups[b + 1][0] <= 2
+            if not (small_before or small_after):
+                spans.append((s, e))
+    return spans
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_cached(candidate: str) -> bool:
+    return _valid_vn_phone(candidate)
+
+
+def _small_group_list(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is made of 1-2 digit groups and the same list of small
+    numbers goes on before or after it ("09 12 34 56 78 90": lottery results, not a phone)."""
+    body = text[start:end]
+    groups = _GROUP.findall(body)
+    if len(groups) < 4 or any(len(g) > 2 for g in groups):
+        return False
+    return bool(re.match(r"[ .\-]\d{1,2}(?!\d)", text[end:end + 4])) or bool(
+        re.search(r"(?<!\d)\d{1,2}[ .\-]$", text[max(0, start - 4):start]))
 
 
 def _phone_spans(text: str) -> list[tuple[int, int]]:
@@ -178,7 +320,8 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
         while end > start:
             cand = text[start:end]
             if _valid_vn_phone(cand):
-                spans.append((start, end))
+                if not _small_group_list(text, start, end):
+                    spans.append((start, end))
                 break
             cut = max(cand.rfind(" "), cand.rfind("."), cand.rfind("-"))
             if cut <= 0 or len(_digits(cand[:cut])) < 9:
@@ -187,18 +330,96 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# After a phone number only a currency or measurement makes it a quantity: "gọi 0912 345 678
+# giờ hành chính" is a phone followed by office hours.
+_PHONE_UNIT_AFTER = re.compile(
+    r"\s*(?:đồng|đ\b|vnđ|vnd|usd|\$|triệu|tỷ|tỉ|nghìn|ngàn|k\b|%|kg|km|m2|m²|ha\b|tấn|lít)", re.IGNORECASE)
+
+
 def find_phones(text: str) -> list[Hit]:
-    """Vietnamese mobile and landline numbers in their common written forms."""
-    return [Hit("PHONE", s, e, 1) for s, e in _phone_spans(text) if not _has_unit_after(text, e)]
+    """Vietnamese mobile and landline numbers in their common written forms, in old 11-digit
+    form, and typed digit by digit with separators."""
+    spans = set(_phone_spans(text))
+    if any(ch in text for ch in " .-_"):
+        spans.update(_chain_phones(text))
+    hits: list[Hit] = []
+    for s, e in sorted(spans, key=lambda se: (se[0], -se[1])):
+        if hits and s < hits[-1].end:
+            continue  # inside a longer reading of the same number ("+ 84 912..." over "84 912...")
+        if not _PHONE_UNIT_AFTER.match(text, e):
+            hits.append(Hit("PHONE", s, e, 1))
+    return hits
 
 
 # --------------------------------------------------------------------------- email, IP
 _EMAIL = re.compile(r"(?<![\w.+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}\b")
 
 
+# Addresses spelled out to get past filters: "ten [at] gmail [dot] com", "ten(at)gmail.com",
+# "ten a còng gmail chấm com", "ten @ gmail . com", "ten[@]outlook.com", "ten AT x DOT vn".
+# "@" is read "a còng" (North) or "a móc" (South); "." is "chấm". A spelled-out form needs a
+# known top-level domain at the end, or a webmail name right after the "at" ("ten a còng
+# gmail"), so ordinary words ("chấm điểm", "at home") do not start one. Bare " at " / " dot "
+# count only in upper case or beside another spelled-out token.
+_OBF_LOCAL = r"(?<![\w.+\-])[A-Za-z0-9](?:[A-Za-z0-9._%+\-]{0,62}[A-Za-z0-9])?"
+_OBF_AT = (
+    r"(?:\s?[\[({<]\s?(?i:at|@|a|a còng|a cong|a móc|a moc)\s?[\])}>]\s?"
+    r"|\s(?:(?i:a còng|a cong|a móc|a moc|acong)|at|AT|@)\s"
+    r"|\s?@\s?)"
+)
+_OBF_DOT = (
+    r"(?:\s?[\[({<]\s?(?i:dot|chấm|cham|\.)\s?[\])}>]\s?"
+    r"|\s(?:(?i:chấm|cham)|dot|DOT)\s"
+    r"|\s?\.\s?)"
+)
+_OBF_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+_OBF_TLD = (
+    r"(?i:com|net|org|vn|edu|gov|info|biz|io|me|co|xyz|online|site|asia|uk|us|jp|kr|cn|tw|hk|"
+    r"sg|au|de|fr|ru|ca|in|th|la|kh)(?![\w])"
+)
+_WEBMAIL = r"(?i:gmail|yahoo|ymail|hotmail|outlook|icloud|live|msn|proton|protonmail)(?![\w])"
+_EMAIL_OBF = re.compile(
+    _OBF_LOCAL + _OBF_AT + r"(?:" + _OBF_LABEL + r"(?:" + _OBF_DOT + _OBF_LABEL + r"){0,3}" + _OBF_DOT
+    + _OBF_TLD + r"|" + _WEBMAIL + r")"
+)
+# Cheap gate: the spelled-out pattern runs only on texts that contain one of its "at" tokens
+# (plain substring tests, far cheaper than a regex scan of every position).
+_OBF_AT_HINTS = (" at ", " AT ", "(at", "[at", "{at", "<at", "( at", "[ at", "(AT", "[AT", "(a)", "[a]", "a còng",
+                 "a cong", "acong", "a móc", "a moc")
+_OBF_WITH_AT_HINTS = (" @", "@ ", "[@", "(@", "{@", "<@", "chấm", "cham", "dot", "DOT", "[.]", "(.)")
+
+
+def _obfuscation_hint(text: str) -> bool:
+    if "@" in text and any(h in text for h in _OBF_WITH_AT_HINTS):
+        return True  # "ten @ gmail . com", "ten[@]x.com", "ten@gmail chấm com"
+    # every "at" token holds one of these; most texts have none, and the test ends there
+    if not ("at" in text or "AT" in text or "cong" in text or "còng" in text or "moc" in text or "móc" in text
+            or "(a)" in text or "[a]" in text):
+        return False
+    return any(h in text for h in _OBF_AT_HINTS)
+
+
+_BARE_AT = re.compile(r"\sat\s")
+_BARE_DOT = re.compile(r"\sdot\s")
+_STRONG_TOKEN = re.compile(r"[\[({<]|(?i:còng|cong|móc|moc|chấm|cham)|\sAT\s|\sDOT\s|\s@|@\s|\s\.|\.\s")
+_WEBMAIL_AFTER_AT = re.compile(r"\sat\s" + _WEBMAIL + r"\.")
+
+
 def find_emails(text: str) -> list[Hit]:
-    """E-mail addresses (ASCII local part and domain)."""
-    return [Hit("EMAIL", m.start(), m.end(), 2) for m in _EMAIL.finditer(text)]
+    """E-mail addresses (ASCII local part and domain), plain or spelled out to evade filters."""
+    hits = [Hit("EMAIL", m.start(), m.end(), 2) for m in _EMAIL.finditer(text)]
+    if _obfuscation_hint(text):
+        for m in _EMAIL_OBF.finditer(text):
+            span = m.group(0)
+            if "@" in span and not any(ch.isspace() or ch in "[](){}<>" for ch in span):
+                continue  # a plain address: the rule above has it
+            if not _STRONG_TOKEN.search(span):
+                # only a lower-case " at " / " dot ": English prose ("email us at example.com")
+                # unless both are spelled out or the "at" names a webmail service
+                if not ((_BARE_AT.search(span) and _BARE_DOT.search(span)) or _WEBMAIL_AFTER_AT.search(span)):
+                    continue
+            hits.append(Hit("EMAIL", m.start(), m.end(), 2))
+    return hits
 
 
 _IPV4 = re.compile(r"(?=\d)(?<![\w.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/\d{1,2})?(?![\w]|\.\d)")
@@ -357,15 +578,18 @@ def find_social_insurance(text: str) -> list[Hit]:
 
 # --------------------------------------------------------------------------- date of birth
 _DATE = (
-    r"(?:ngày\s+)?(?P<d>\d{1,2})\s*[/.\-]\s*(?P<m>\d{1,2})\s*[/.\-]\s*(?P<y>(?:19|20)\d{2})"
-    r"|(?:ngày\s+)?(?P<d2>\d{1,2})\s+tháng\s+(?P<m2>\d{1,2})(?:\s*(?:năm|,)\s*(?P<y2>(?:19|20)\d{2}))?"
-    r"|(?:tháng\s+)?(?P<m3>\d{1,2})\s*[/\-]\s*(?P<y3>(?:19|20)\d{2})"
+    r"(?:(?:ngày|ngay)\s+)?(?P<d>\d{1,2})\s*[/.\-]\s*(?P<m>\d{1,2})\s*[/.\-]\s*(?P<y>(?:19|20)\d{2})"
+    r"|(?:(?:ngày|ngay)\s+)?(?P<d2>\d{1,2})\s+(?:tháng|thang)\s+(?P<m2>\d{1,2})"
+    r"(?:\s*(?:năm|nam|,)\s*(?P<y2>(?:19|20)\d{2}))?"
+    r"|(?:(?:tháng|thang)\s+)?(?P<m3>\d{1,2})\s*[/\-]\s*(?P<y3>(?:19|20)\d{2})"
     r"|(?P<y4>(?:19|20)\d{2})"
 )
 _DOB = re.compile(
-    r"(?=[nsdbNSDB])(?i:(?<![\w])(?:ngày,? tháng,? năm sinh|ngày sinh|năm sinh|"
+    r"(?=[nsdbNSDB])(?i:(?<![\w])(?:ngày,? tháng,? năm sinh|ngày sinh|năm sinh|ngay,? thang,? nam sinh|ngay sinh|nam sinh|"
     r"(?<!học )(?<!phát )(?<!sản )(?<!hy )(?<!vệ )(?<!nữ )(?<!nam )(?<!hồi )(?<!tái )(?<!giáng )(?<!thí )"
-    r"(?:sinh ngày|sinh năm|sinh tháng|sinh ra (?:vào )?(?:ngày|năm)|sinh)|"
+    r"(?<!hoc )(?<!phat )(?<!san )(?<!ve )(?<!nu )(?<!hoi )(?<!giang )(?<!thi )"
+    r"(?:sinh ngày|sinh năm|sinh tháng|sinh ra (?:vào )?(?:ngày|năm)|sinh ngay|sinh nam|sinh thang|"
+    r"sinh ra (?:vao )?(?:ngay|nam)|sinh)|"
     r"dob|d\.o\.b\.?|date of birth|born(?: on| in)?|\bsn))"
     r"\s*[:\-]?\s*(?:là\s+|vào\s+)?"
     r"(?P<date>" + _DATE + r")(?![\w]|[/.\-]\d)"

@@ -5,14 +5,24 @@ Each sentence marks its PII as ``[[TYPE:text]]``; this script strips the markup 
 clean text. Run: ``python tests/data/make_pii_labelled.py`` (rewrites the jsonl).
 
 Labelling policy (what the gold spans mean):
-* NAME: every personal name, private person or public figure, without the honorific or
-  title ("anh [[NAME:Tuấn]]", "Thủ tướng [[NAME:Phạm Minh Chính]]"). Streets, wards,
-  schools, companies and places named after people are not NAME.
+* NAME: a person's name, without the honorific or title ("anh [[NAME:Tuấn]]", "Cầu thủ
+  [[NAME:Nguyễn Quang Hải]]"), typed with or without diacritics, capitalised or not
+  ("[[NAME:nguyen van hung]] goi lai"). Not NAME: streets, wards, schools, companies,
+  awards and places named after people ("đường Trần Hưng Đạo", "trường Lê Quý Đôn"), and
+  names that are not a private person's data: historical figures ("Trần Hưng Đạo đánh tan
+  quân Nguyên", "Chủ tịch Hồ Chí Minh") and office holders named with their public office
+  ("Thủ tướng Phạm Minh Chính chủ trì", "Tổng thống Joe Biden"). A private-person cue
+  ("cháu [[NAME:Lê Lợi]], 6 tuổi") or contact details in the sentence make a namesake NAME.
+  Celebrities, athletes, local officials and professionals named without a public office
+  stay NAME (telling them from namesakes needs a list of living people).
 * ADDRESS: from the house number (with a leading "số"/"nhà" when written) or the alley /
   hamlet word through the last administrative unit written after it. A province,
   district or street mentioned without a house number or hamlet is not an address.
 * DOB: the date or year only, not the cue ("sinh ngày [[DOB:12/03/1990]]").
-* PHONE: the number as written, with +84 / parentheses; 1800/1900 service numbers are not PII.
+* PHONE: the number as written, with +84 / parentheses, digit by digit ("0 9 1 2 ...") or in
+  the 11-digit form retired in 2018; 1800/1900 service numbers are not PII.
+* EMAIL: the address as written, spelled-out forms included ("ten [at] gmail [dot] com",
+  "ten a còng gmail chấm com").
 * BANK_ACCOUNT: the digits of an account named by context; CARD: a card number.
 * Negatives: years, prices, law and article numbers, ISBNs, dates of events, percentages,
   measurements, scores, versions, quantities, hotline numbers, bare place names.
@@ -226,7 +236,7 @@ DOB: [[DOB:05/11/1988]].
 Đối tượng [[NAME:Lê Văn Mạnh]], SN [[DOB:1979]], trú tại Hải Phòng.
 Cháu [[NAME:Bảo Anh]] sinh ngày [[DOB:3 tháng 4 năm 2015]] tại Bệnh viện Từ Dũ.
 Ngày tháng năm sinh: [[DOB:01.01.2000]].
-Ông [[NAME:Phạm Văn Đồng]] sinh năm [[DOB:1906]] tại Quảng Ngãi.
+Ông Phạm Văn Đồng sinh năm [[DOB:1906]] tại Quảng Ngãi.
 Ứng viên [[NAME:Hồ Ngọc Hà]], sinh [[DOB:25/11/1995]], tốt nghiệp Đại học Kinh tế.
 Em sinh tháng [[DOB:7/2003]], năm nay thi đại học.
 Họ tên: [[NAME:Đặng Văn Lâm]]; ngày sinh: [[DOB:13/08/1993]].
@@ -262,7 +272,7 @@ Phòng khám của bác sĩ [[NAME:Trần Quốc Bảo]] ở [[ADDRESS:số 15 P
 Anh [[NAME:Nguyễn Văn Nam]] cho biết gia đình đã báo công an.
 Chị [[NAME:Lan]] và em gái [[NAME:Huệ]] đều làm công nhân.
 Ông [[NAME:Phạm Minh Chính]] đã gặp bà [[NAME:Trần Thị Hoa]] tại buổi tiếp xúc cử tri.
-Thủ tướng [[NAME:Phạm Minh Chính]] chủ trì cuộc họp Chính phủ thường kỳ.
+Thủ tướng Phạm Minh Chính chủ trì cuộc họp Chính phủ thường kỳ.
 [[NAME:Trần Thanh Tâm]] là người phát hiện vụ việc đầu tiên.
 Cầu thủ [[NAME:Nguyễn Quang Hải]] ghi bàn ở phút 89.
 Tiền đạo [[NAME:Lionel Messi]] nhận Quả bóng vàng lần thứ tám.
@@ -272,23 +282,23 @@ Theo lời kể của cô [[NAME:Minh Thư]], sự việc xảy ra lúc 22 giờ
 Họ tên người bệnh: [[NAME:Đỗ Thị Hồng]].
 Tôi tên là [[NAME:Khôi]], năm nay học lớp 9.
 Hôm qua [[NAME:Hoàng Anh Tuấn]] và [[NAME:Vũ Thị Linh]] đã tổ chức đám cưới.
-Nhà thơ [[NAME:Xuân Diệu]] được mệnh danh là ông hoàng thơ tình.
-Chủ tịch [[NAME:Hồ Chí Minh]] đọc bản Tuyên ngôn độc lập tại Quảng trường Ba Đình.
+Nhà thơ Xuân Diệu được mệnh danh là ông hoàng thơ tình.
+Chủ tịch Hồ Chí Minh đọc bản Tuyên ngôn độc lập tại Quảng trường Ba Đình.
 Bị cáo [[NAME:Trương Mỹ Lan]] bị tuyên án tại phiên tòa sơ thẩm.
 Em [[NAME:Hùng]] học giỏi nhất lớp, còn bé [[NAME:Mai]] thì hát hay.
 Giám đốc [[NAME:Lê Quang Minh]] ký quyết định khen thưởng.
-Nghệ sĩ [[NAME:Trịnh Công Sơn]] để lại hơn 600 ca khúc.
+Nghệ sĩ Trịnh Công Sơn để lại hơn 600 ca khúc.
 Cháu [[NAME:Phúc]] bị lạc khi đi chợ cùng mẹ.
 Ca sĩ [[NAME:Sơn Tùng]] ra mắt sản phẩm mới.
 [[NAME:Đặng Lê Nguyên Vũ]] là nhà sáng lập một hãng cà phê lớn.
-Tổng thống [[NAME:Joe Biden]] thăm Hà Nội tháng 9/2023.
+Tổng thống Joe Biden thăm Hà Nội tháng 9/2023.
 Bạn [[NAME:Minh Anh]] ơi, cho mình mượn vở nhé.
 Sáng nay ông [[NAME:Ba]] ra đồng từ sớm.
 Thượng tá [[NAME:Nguyễn Văn Hưng]], Trưởng Công an huyện, cho biết.
 Vợ anh [[NAME:Khoa]] là chị [[NAME:Diệp Thảo]], giáo viên tiểu học.
 Luật sư [[NAME:Nguyễn Thành Công]] bào chữa cho thân chủ.
 Người dân gọi bà là mẹ [[NAME:Suốt]].
-Nhóm tác giả gồm [[NAME:Lưu Quang Vũ]] và [[NAME:Xuân Quỳnh]].
+Nhóm tác giả gồm Lưu Quang Vũ và Xuân Quỳnh.
 Bệnh nhân [[NAME:Tạ Văn Hòa]] đã xuất viện sau hai tuần điều trị.
 Chị [[NAME:Hà]] ở Hà Nội gửi câu hỏi đến chuyên mục.
 Anh [[NAME:Quốc]] người Nam Định nói giọng rất nặng.
@@ -341,6 +351,157 @@ Hội thảo do PGS.TS [[NAME:Nguyễn Văn Minh]] chủ trì.
 Hỏi: Em là [[NAME:Phương]], năm nay 25 tuổi, muốn hỏi về thủ tục ly hôn.
 Dự án nằm trên đường Phạm Văn Đồng, gần cầu Rồng.
 Đường dây nóng của Bộ Công an: 069.219.4240 cho tổ chức, 113 cho khẩn cấp.
+# ---------------------------------------------------------------- PHONE typed to evade filters (issue 10)
+Cho thuê xe tự lái giá rẻ, gọi [[PHONE:0 9 7 2 1 1 3 3 5 5]] gặp anh [[NAME:Tài]].
+Nhận sửa điều hòa tại nhà, hotline [[PHONE:0.9.3.8.2.4.6.1.7.5]].
+sdt [[PHONE:0-3-6-5-9-8-7-1-2-4]] nt zalo nha
+Ai cần mua chó Alaska liên hệ mình [[PHONE:0 8 5 6 . 7 7 . 8 9 . 0 1]]
+Bán nhà hẻm xe hơi, LH chính chủ: [[PHONE:09 0 8 7 6 5 4 3 2]]
+Số mình nè: [[PHONE:0_9_1_8_5_5_4_4_3_3]]
+Cần tìm người ở ghép, nữ, liên hệ [[PHONE:0.7.0.6.6.6.1.2.3.4]] (không nhắn tin).
+Dạy kèm tiếng Anh tại nhà, cô [[NAME:Ngân]]: [[PHONE:0 9 8 3 - 1 2 3 - 4 5 6]]
+Gọi ngay [[PHONE:0 8 1 9 9 9 8 8 7 7]] để nhận báo giá.
+Bạn nào thấy con mèo tam thể đi lạc thì báo giúp em qua số [[PHONE:0 3 9 8 5 5 2 2 1 1]] ạ
+Số hotline cá nhân: [[PHONE:0 . 9 . 1 . 3 . 5 . 7 . 9 . 2 . 4 . 6]]
+Tel [[PHONE:0 2 8 3 9 1 0 1 2 3 4]] gặp phòng kế toán.
+Kết quả Vietlott Mega 6/45 kỳ này: 05 12 23 34 40 44.
+Dãy số may mắn của bạn hôm nay là 0 7 3 9 1.
+Bảng điểm cả tổ: 8 9 7 10 9 8 9 10 8 7.
+Mã xác thực của bạn là 0 4 8 2 7 1, có hiệu lực trong 5 phút.
+Đội hình ra sân theo sơ đồ 4-4-2, tỷ số hiệp một 0-0.
+# ---------------------------------------------------------------- PHONE in the 11-digit plan retired in 2018
+Số điện thoại liên lạc cũ của trường: [[PHONE:0163 456 7890]].
+Nhà mình trước dùng số [[PHONE:01697.123.456]], nay đã đổi sang 039.
+Tờ khai năm 2016 ghi số di động [[PHONE:0120 345 6789]] của anh [[NAME:Lộc]].
+Danh bạ cũ: chú [[NAME:Sáu]] [[PHONE:01214 567 890]], cô [[NAME:Bảy]] [[PHONE:0125 678 9012]].
+Liên hệ [[PHONE:0127-333-4444]] gặp chị [[NAME:Thủy]] (số VinaPhone cũ).
+Số Gmobile [[PHONE:01992 345 678]] không còn hoạt động.
+Đăng ký thuê bao [[PHONE:0164 888 9999]] từ năm 2012.
+Thông tin người bán: [[PHONE:01862345678]], giao hàng toàn quốc.
+Điện thoại: [[PHONE:(+84) 165 432 1098]]
+Số [[PHONE:0122 999 8888]] là sim số đẹp MobiFone cũ.
+Gọi [[PHONE:0129.456.7890]] để đặt lịch khám.
+SIM đầu [[PHONE:0166 123 4567]] đã được chuyển thành đầu 036.
+Đầu số 0161 và 0187 chưa bao giờ được cấp cho nhà mạng nào.
+Mã hồ sơ 01234567890123 đã được tiếp nhận.
+Chuyển đổi thuê bao 11 số sang 10 số hoàn tất vào ngày 15/11/2018.
+# ---------------------------------------------------------------- PHONE with a country code in odd spacing
+Văn phòng đại diện tại TP.HCM: [[PHONE:+84 28 3822 9999]].
+Liên lạc khẩn cấp: [[PHONE:(+84) 988.777.666]].
+Gọi cho tôi theo số [[PHONE:84-903-111-222]] khi đến sân bay.
+Viber/WhatsApp: [[PHONE:+84 90 888 1234]]
+Phone: [[PHONE:+84 (0)90 555 6677]]
+Số của anh ấy ở Việt Nam là [[PHONE:+84.97.123.45.67]].
+Hotline quốc tế [[PHONE:0084 28 3930 5555]] (giờ hành chính).
+Mobile: [[PHONE:+ 84 93 222 3344]]
+ĐT: [[PHONE:(84) 24 3733 1234]]
+Em gửi số của mẹ em [[PHONE:+84 3 8 9 1 2 3 4 5 6]] nhé.
+# ---------------------------------------------------------------- EMAIL spelled out to evade filters
+CV gửi về [[EMAIL:hr.tuyendung [at] vinatech [dot] vn]] trước 30/9.
+Liên hệ hợp tác: [[EMAIL:partner(at)greenfood.com.vn]]
+mail của mình là [[EMAIL:hoangyen.92 a còng gmail chấm com]] nha
+Gửi ảnh dự thi về [[EMAIL:cuocthi (at) baotre (dot) vn]].
+Email: [[EMAIL:sales[at]hungthinhcorp.com]]
+Ai cần file thì mail mình [[EMAIL:tuan.ng@gmail chấm com]].
+Mail em: [[EMAIL:thuytien2003 @ yahoo . com]]
+Thư góp ý xin gửi [[EMAIL:gopy[@]thuvien.edu.vn]].
+Liên hệ: [[EMAIL:minhchau a móc outlook chấm com]]
+mail nha: [[EMAIL:khanhlinh.pham a cong gmail cham com]]
+Contact me at [[EMAIL:david.tran (at) company (dot) com]]
+Email [[EMAIL:admin AT diendanxe DOT com]]
+gửi qua [[EMAIL:huong.le(a)hotmail.com]] nhé chị
+Nhắn mail: [[EMAIL:ngocbich a còng gmail]] là mình nhận được.
+Báo giá gửi [[EMAIL:muahang{at}congtyabc.vn]]
+Mail [[EMAIL:nv.long at gmail dot com]] nha
+Dấu @ trong địa chỉ thư điện tử được đọc là a còng.
+Cô giáo chấm bài rất kỹ, chấm xong còn ghi nhận xét.
+Meet me at the cafe on Le Loi street.
+Trang web chấm com đầu tiên ra đời năm 1985.
+Ngồi cà phê at home cả ngày chán quá.
+# ---------------------------------------------------------------- NAME typed without diacritics, with and without a cue
+[[NAME:nguyen thi lan anh]] da chuyen khoan roi nhe shop
+hom nay [[NAME:le van duc]] nghi om, nho lop truong bao co
+cam on [[NAME:pham quoc huy]] da giup do
+[[NAME:tran minh hieu]] lop 11A2 bi mat xe dap
+Nho [[NAME:vo thi thu ha]] goi lai cho co chu nhiem
+[[NAME:Hoang Van Nam]] la nguoi trung thuong
+Gui anh [[NAME:Nguyen Duc Manh]], phong kinh doanh
+chi [[NAME:Hanh]] oi, mai em qua lay do nha
+ong [[NAME:Hai]] hang xom moi mua xe
+Em [[NAME:Ngoc]] hoc lop 3 rat ngoan
+bac si [[NAME:Le Minh Tri]] kham cho be
+[[NAME:dinh van hoa]] bi phat vi vuot den do
+Ho ten: [[NAME:Bui Thi Tuyet]]
+toi la [[NAME:ngo duc tai]], sinh vien nam 3
+[[NAME:duong van khanh]] va [[NAME:luong thi hue]] da ket hon
+thay [[NAME:Tuan]] day hoa rat de hieu
+Nguoi nhan: [[NAME:Huynh Thi Kim Ngan]], sdt [[PHONE:0905 123 789]]
+[[NAME:le thi hong]] sinh nam [[DOB:2001]], que Thai Binh
+tu van vien se goi lai cho ban trong 24h
+minh van phan van giua hai mau xe
+khu do thi moi dang xay dung rat dep
+em dang thi cuoi ky nen chua tra loi tin nhan duoc
+do van hoa moi vung khac nhau nen phong tuc cung khac
+che do bao hanh 12 thang cho moi san pham
+vo minh dang nau com, lat minh goi lai
+ho gia dinh nao cung duoc ho tro 2 trieu
+thi truong bat dong san dang chung lai
+muc do hai long cua khach hang tang len
+Di duong Nguyen Hue roi re trai la den
+Hoc sinh truong Tran Dai Nghia dat giai quoc te
+Cho Ben Thanh va pho Hang Ma rat dong vao dip Tet
+chi co mot cach la lam lai tu dau
+chung toi co Tet rat vui
+ong ba ta thuong noi an qua nho ke trong cay
+le hoi chua Huong bat dau tu mung 6 thang gieng
+do thi hoa nhanh khien nhieu lang que bien mat
+Thu tuong Pham Minh Chinh chu tri hoi nghi truc tuyen
+# ---------------------------------------------------------------- NEGATIVES: historical figures and names used as places
+Quán phở nổi tiếng trên phố Lý Quốc Sư lúc nào cũng đông.
+Trường THPT chuyên Trần Đại Nghĩa công bố điểm chuẩn lớp 10.
+Đoạn đường Điện Biên Phủ qua quận Bình Thạnh đang thi công.
+Nhà văn hóa thiếu nhi nằm ở góc Trần Quốc Thảo và Võ Văn Tần.
+Sinh viên ký túc xá Mễ Trì đi bộ ra đường Nguyễn Trãi bắt xe buýt.
+Lễ hội đền Hùng thu hút hàng vạn người hành hương.
+Ngô Quyền đánh tan quân Nam Hán trên sông Bạch Đằng năm 938.
+Hai Bà Trưng khởi nghĩa chống quân Đông Hán năm 40.
+Nguyễn Du viết Truyện Kiều vào đầu thế kỷ 19.
+Tượng đài Trần Hưng Đạo ở Nam Định được đúc bằng đồng.
+Bến Nhà Rồng, nơi Nguyễn Tất Thành ra đi tìm đường cứu nước, nay là bảo tàng.
+Đại tướng Võ Nguyên Giáp chỉ huy chiến dịch Điện Biên Phủ.
+Lý Thái Tổ dời đô từ Hoa Lư ra Thăng Long năm 1010.
+Bệnh viện Hữu nghị Việt Đức và Bệnh viện Xanh Pôn đều ở quận Ba Đình cũ.
+Nhà hát Lớn nằm ở quảng trường Cách Mạng Tháng Tám.
+Trận đấu diễn ra tại sân vận động Hàng Đẫy.
+Giao lộ Nguyễn Văn Cừ – Trần Hưng Đạo được lắp thêm đèn tín hiệu.
+Các tuyến phố Lê Thái Tổ, Hàng Khay, Đinh Tiên Hoàng cấm xe cuối tuần.
+Trường Tiểu học Kim Đồng tổ chức ngày hội đọc sách.
+Cầu Nguyễn Văn Trỗi bắc qua sông Hàn.
+Phan Chu Trinh chủ trương khai dân trí, chấn dân khí, hậu dân sinh.
+Huân chương Hồ Chí Minh được trao cho tập thể nhà trường.
+Dọc đường Hùng Vương có nhiều cây xanh cổ thụ.
+Vua Minh Mạng cho xây dựng nhiều công trình ở kinh thành Huế.
+Chiến thắng Bạch Đằng gắn với tên tuổi Ngô Quyền và Trần Hưng Đạo.
+Khách sạn nằm trên đường Tôn Đức Thắng, nhìn ra sông Sài Gòn.
+Đền thờ Lê Lai nằm ở Thanh Hóa.
+Anh [[NAME:Nguyễn Văn Trỗi]], tài xế xe ôm công nghệ, vừa trả lại ví cho khách.
+Bệnh nhân [[NAME:Trần Phú]], 45 tuổi, nhập viện do đau bụng.
+Liên hệ ông [[NAME:Lê Lợi]] theo số [[PHONE:0912 444 555]] để xem nhà.
+Chị [[NAME:Hồ Xuân Hương]] bán hàng online từ năm 2019.
+Học sinh [[NAME:Lý Tự Trọng]] lớp 7A đạt giải nhì cuộc thi vẽ.
+# ---------------------------------------------------------------- NEGATIVES: office holders named with their public office
+Thủ tướng Phạm Minh Chính tiếp Đại sứ Hàn Quốc tại trụ sở Chính phủ.
+Bộ trưởng Bộ Giáo dục và Đào tạo Nguyễn Kim Sơn trả lời chất vấn.
+Chủ tịch UBND tỉnh Quảng Ninh Cao Tường Huy kiểm tra công tác phòng chống bão.
+Tổng thống Pháp Emmanuel Macron thăm chính thức Việt Nam.
+Phó Chủ tịch nước Võ Thị Ánh Xuân dự lễ khai mạc.
+Bí thư Tỉnh ủy Nghệ An Nguyễn Đức Trung làm việc với huyện.
+Thống đốc Ngân hàng Nhà nước Nguyễn Thị Hồng cho biết lãi suất sẽ ổn định.
+Đại sứ Hoa Kỳ Marc Knapper đến thăm Đại học Quốc gia.
+Chủ tịch Quốc hội Vương Đình Huệ chủ trì phiên họp.
+Tổng Bí thư Nguyễn Phú Trọng gửi thư chúc Tết.
+Thủ tướng yêu cầu làm rõ trách nhiệm của ông [[NAME:Nguyễn Văn Hòa]], nguyên giám đốc công ty.
+Bộ trưởng đã gặp gia đình nạn nhân [[NAME:Lê Thị Thu]] tại bệnh viện.
 # ---------------------------------------------------------------- NEGATIVES: numbers that look like PII
 Năm 2023, GDP của Việt Nam tăng trưởng 5,05%.
 Giá căn hộ khoảng 1.250.000.000 đồng, tương đương 3,2 tỷ cho căn lớn hơn.
