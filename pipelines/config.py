@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from filters.minhash import MinHashConfig
 from filters.quality import QualityThresholds
-from pipelines.readers import (DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_JSON_DEPTH,
-                               DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_RECORD_BYTES)
+from pipelines.readers import (DEFAULT_MAX_EXTRA_BYTES, DEFAULT_MAX_INPUT_BYTES,
+                               DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_LINE_BYTES,
+                               DEFAULT_MAX_RECORD_BYTES)
 from schemas.config import load_model
 from storage.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_TARGET_BYTES
 
@@ -38,6 +39,17 @@ class SourceConfig(_Strict):
     text_field: str = "text"
     url_field: str = "url"
     date_field: str = "date"
+    id_field: str = Field("id", min_length=1, description=(
+        "The record's own id in the source, kept as source_id (a string; ints converted, null "
+        "when the record has none). WARC: a header, WARC-Record-ID when left at 'id'."))
+    extra_fields: list[str] = Field(default_factory=list, description=(
+        "Further fields of the source kept per record in the extra column: one JSON object of "
+        "the named fields the record has (WARC: named WARC, else HTTP, headers); null when "
+        "none are named. Kept as they are, not PII-scrubbed: name only fields fit to publish."))
+    max_extra_bytes: int = Field(DEFAULT_MAX_EXTRA_BYTES, ge=64, description=(
+        "A record's source_id and extra together (UTF-8 bytes, 64 KiB); a record over it, or "
+        "with text and these together over max_record_bytes, is quarantined as "
+        "RecordTooLargeError."))
     max_line_bytes: int = Field(DEFAULT_MAX_LINE_BYTES, ge=1024, description=(
         "Longest JSONL line read; a longer one is skipped without being held in memory."))
     max_input_bytes: int = Field(DEFAULT_MAX_INPUT_BYTES, ge=1024, description=(

@@ -18,6 +18,9 @@ source in the config):
   text never becomes a Python string; WARC reads only the bound's worth of a payload.
 - JSON nested deeper than ``max_json_depth`` is quarantined (``JsonTooDeepError``), and so
   is a line ``json.loads`` gives up on (RecursionError), whatever the depth.
+- ``max_extra_bytes``: a record's lineage, its ``source_id`` (the source's own id) and the JSON
+  of the ``extra_fields`` it keeps; over it, or with text and lineage together over
+  ``max_record_bytes``, the record is quarantined (``RecordTooLargeError``).
 
 Line splitting is linear in the input: chunks are scanned with offsets (no re-slicing of a
 big buffer), a line that spans chunks is joined once, and runs of blank lines are skipped by
@@ -58,6 +61,11 @@ DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024
 #: recursion limit (1000) whatever the runner's own stack depth, so the outcome is the same on
 #: every runner.
 DEFAULT_MAX_JSON_DEPTH = 256
+#: A record's lineage (its ``source_id`` and the JSON text of its ``extra`` fields, UTF-8 bytes
+#: together): metadata, so far below a text's bound. A larger one is quarantined
+#: (RecordTooLargeError), and so is a record whose text and lineage together pass
+#: ``max_record_bytes``: extra fields never carry a record past the record bound.
+DEFAULT_MAX_EXTRA_BYTES = 64 * 1024
 #: Parquet batches are sized to about this many bytes of the columns read.
 PARQUET_BATCH_BYTES = 64 * 1024 * 1024
 
@@ -70,6 +78,7 @@ class ReadLimits:
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
+    max_extra_bytes: int = DEFAULT_MAX_EXTRA_BYTES
 
     @classmethod
     def of(cls, source: dict[str, Any], **override: int | None) -> ReadLimits:
@@ -301,16 +310,132 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
-def _provenance(source: dict[str, Any], uri: str, pointer: str, url: str | None,
-                date: str | None) -> dict[str, Any]:
+#: A field the record does not have (a JSON key or Parquet column that is not there).
+_ABSENT = object()
+
+
+def _utf8_safe(value: str) -> str:
+    """``value`` as Arrow can store it: a lone surrogate (JSON ``"\\ud800"``) is escaped."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def _as_text(value: Any) -> str | None:
+    """A provenance value as a string column holds it: None stays None, an int (or any other
+    scalar) becomes its text, a list or object its compact JSON."""
+    if value is None or value is _ABSENT:
+        return None
+    if isinstance(value, str):
+        return _utf8_safe(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, (dict, list, tuple)):
+        return _extra_json(value)
+    return _utf8_safe(str(value))
+
+
+def _json_default(value: Any) -> Any:
+    """JSON for what Parquet hands out beyond JSON's types (dates, decimals, bytes)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as null (JSON has no spelling for them)."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _extra_json(values: Any) -> str:
+    """Compact JSON, UTF-8 as is (Vietnamese stays readable); escaped only where a lone
+    surrogate would make it unstorable, NaN / infinity as null."""
+    kw: dict[str, Any] = {"separators": (",", ":"), "default": _json_default, "allow_nan": False}
+    try:
+        out = json.dumps(values, ensure_ascii=False, **kw)
+    except ValueError:
+        out = json.dumps(_finite(values), ensure_ascii=False, **kw)
+    try:
+        out.encode("utf-8")
+    except UnicodeEncodeError:
+        out = json.dumps(_finite(values), ensure_ascii=True, **kw)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """What a record keeps of its source's own fields: ``source_id`` (the ``id_field``'s
+    value as a string, None when the record has none) and ``extra`` (the JSON object of the
+    ``extra_fields`` it has, None when the source names none), and their UTF-8 size."""
+
+    source_id: str | None = None
+    extra: str | None = None
+    size: int = 0
+
+
+def lineage(source: dict[str, Any], field: Callable[[str], Any],
+            id_field: str | None = None) -> Lineage:
+    """The lineage of one record; ``field(name)`` is its value of a field, ``_ABSENT`` if it
+    has none. A named extra field the record lacks is left out of ``extra``; one it holds as
+    null is ``null`` there."""
+    source_id = _as_text(field(id_field or source.get("id_field") or "id"))
+    names = source.get("extra_fields") or ()
+    extra = None
+    if names:
+        values = {}
+        for n in names:
+            v = field(n)
+            if v is not _ABSENT:
+                values[n] = v
+        extra = _extra_json(values)
+    size = (len(source_id.encode("utf-8")) if source_id else 0) + (
+        len(extra.encode("utf-8")) if extra else 0)
+    return Lineage(source_id, extra, size)
+
+
+def _lineage_problem(lin: Lineage, text: str | None, text_bytes_at_most: int, what: str,
+                     limits: ReadLimits) -> str | None:
+    """Why a record is over a bound because of its lineage, if it is: its lineage is over
+    ``max_extra_bytes``, or its text and lineage together over ``max_record_bytes``
+    (``text_bytes_at_most``: a bound on the text's size known without encoding it)."""
+    if not lin.size:
+        return None
+    if lin.size > limits.max_extra_bytes:
+        return (f"the id and extra fields of {what} are {lin.size:,} bytes, over the "
+                f"{limits.max_extra_bytes:,}-byte max_extra_bytes bound; it was skipped (raise the "
+                "source's max_extra_bytes, or name fewer extra_fields)")
+    if text is not None and text_bytes_at_most + lin.size > limits.max_record_bytes:
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size + lin.size > limits.max_record_bytes:
+            return _record_too_large(f"the text of {what} is {size:,} bytes and its id and extra "
+                                     f"fields {lin.size:,} more", limits.max_record_bytes)
+    return None
+
+
+def _provenance(source: dict[str, Any], uri: str, pointer: str, url: Any,
+                date: Any, lin: Lineage = Lineage()) -> dict[str, Any]:
+    """The provenance columns of a record. An absent (or empty) date is None, not ''; a date
+    or url that is not a string (an int, a timestamp) is stored as its text."""
     return {
         "id": record_id(source["name"], uri, pointer),
         "source": source["name"],
         "uri": uri,
         "pointer": pointer,
-        "url": url or "",
-        "crawl_date": date or "",
+        "source_id": lin.source_id,
+        "url": _as_text(url) or "",
+        "crawl_date": _as_text(date) or None,
         "license": source.get("license", ""),
+        "extra": lin.extra,
     }
 
 
@@ -386,7 +511,12 @@ def _jsonl_parser(source: dict[str, Any], uri: str,
                     name, uri, pointer, RecordTooLargeError.__name__, _record_too_large(
                         f"the {text_field!r} of line {lineno} is {size:,} bytes",
                         limits.max_record_bytes), raw=line)
-        row = _provenance(source, uri, pointer, obj.get(url_field), obj.get(date_field))
+        lin = lineage(source, lambda f: obj.get(f, _ABSENT))
+        problem = _lineage_problem(lin, text, length * growth, f"line {lineno}", limits)
+        if problem:
+            return "quarantine", quarantine_row(name, uri, pointer, RecordTooLargeError.__name__,
+                                                problem, raw=line)
+        row = _provenance(source, uri, pointer, obj.get(url_field), obj.get(date_field), lin)
         row["raw_text"] = text
         return "record", row
 
@@ -443,13 +573,18 @@ def _seekable(fh: BinaryIO, limits: ReadLimits, stack: ExitStack) -> BinaryIO:
 
 
 def _parquet_columns(schema, source: dict[str, Any]) -> list[str]:
-    """The columns a Parquet source needs: the text, and url / date when present and flat.
-    Other columns are never decoded, however large or deeply nested they are."""
+    """The columns a Parquet source needs: the text, url / date / id when present and flat,
+    and the extra fields the source names (nested ones too: they were asked for). Other
+    columns are never decoded, however large or deeply nested they are."""
     import pyarrow as pa
 
     cols = [source.get("text_field", "text")]
-    for field in (source.get("url_field", "url"), source.get("date_field", "date")):
+    for field in (source.get("url_field", "url"), source.get("date_field", "date"),
+                  source.get("id_field") or "id"):
         if field in schema.names and field not in cols and not pa.types.is_nested(schema.field(field).type):
+            cols.append(field)
+    for field in source.get("extra_fields") or ():
+        if field in schema.names and field not in cols:
             cols.append(field)
     return cols
 
@@ -470,8 +605,10 @@ def _parquet_text_problem(schema, text_field: str) -> str | None:
 
 def _row_group_bytes(rg_meta, columns: list[str]) -> int:
     """Uncompressed bytes of ``columns`` in one row group, from the footer."""
+    wanted = set(columns)
     return sum(rg_meta.column(i).total_uncompressed_size for i in range(rg_meta.num_columns)
-               if rg_meta.column(i).path_in_schema in columns)
+               if rg_meta.column(i).path_in_schema in wanted
+               or rg_meta.column(i).path_in_schema.split(".", 1)[0] in wanted)  # nested leaves
 
 
 def _text_array(batch, text_field: str):
@@ -507,6 +644,9 @@ def _parquet_batch(batch, first_row: int, uri: str, source: dict[str, Any],
     url_field, date_field = source.get("url_field", "url"), source.get("date_field", "date")
     urls = batch.column(url_field).to_pylist() if url_field in names else [None] * len(texts)
     dates = batch.column(date_field).to_pylist() if date_field in names else [None] * len(texts)
+    id_field = source.get("id_field") or "id"
+    lineage_cols = {f: batch.column(f).to_pylist()
+                    for f in {id_field, *(source.get("extra_fields") or ())} if f in names}
     for i, value in enumerate(texts):
         row_no = first_row + i
         pointer = f"row:{row_no}"
@@ -520,7 +660,13 @@ def _parquet_batch(batch, first_row: int, uri: str, source: dict[str, Any],
             yield "quarantine", quarantine_row(name, uri, pointer, "MissingFieldError",
                                                f"row {row_no} has no text in {text_field!r}")
         else:
-            row = _provenance(source, uri, pointer, urls[i], str(dates[i] or ""))
+            lin = lineage(source, lambda f: lineage_cols[f][i] if f in lineage_cols else _ABSENT)
+            problem = _lineage_problem(lin, value, 4 * len(value), f"row {row_no}", limits)
+            if problem:
+                yield "quarantine", quarantine_row(name, uri, pointer,
+                                                   RecordTooLargeError.__name__, problem)
+                continue
+            row = _provenance(source, uri, pointer, urls[i], dates[i], lin)
             row["raw_text"] = value
             yield "record", row
 
@@ -631,8 +777,7 @@ def read_warc(fh: BinaryIO, uri: str, source: dict[str, Any]) -> Iterator[Outcom
         url = rec.rec_headers.get_header("WARC-Target-URI")
         date = rec.rec_headers.get_header("WARC-Date")
         try:
-            yield from _warc_record(rec, name, uri, rid, url, date, source, decode,
-                                    limits.max_record_bytes)
+            yield from _warc_record(rec, name, uri, rid, url, date, source, decode, limits)
         except Exception as exc:  # noqa: BLE001 - one bad record must not stop the file
             yield "quarantine", quarantine_row(name, uri, rid, exc,
                                                f"WARC record {rid} could not be parsed: {exc}")
@@ -648,10 +793,26 @@ def _warc_payload(rec, bound: int) -> bytes | None:
     return None if len(payload) > bound else payload
 
 
+def _warc_header(rec, name: str) -> Any:
+    """A named header of a WARC record: its WARC header, else its HTTP header."""
+    value = rec.rec_headers.get_header(name)
+    if value is None and rec.http_headers is not None:
+        value = rec.http_headers.get_header(name)
+    return _ABSENT if value is None else value
+
+
 def _warc_record(rec, name: str, uri: str, rid: str, url: str | None, date: str | None,
-                 source: dict[str, Any], decode, max_record_bytes: int) -> Iterator[Outcome]:
+                 source: dict[str, Any], decode, limits: ReadLimits) -> Iterator[Outcome]:
     from filters.normalize import TextDecodeError
 
+    max_record_bytes = limits.max_record_bytes
+    id_field = source.get("id_field") or "id"
+    lin = lineage(source, lambda h: _warc_header(rec, h),
+                  id_field="WARC-Record-ID" if id_field == "id" else id_field)
+    problem = _lineage_problem(lin, None, 0, f"WARC record {rid}", limits)
+    if problem:
+        yield "quarantine", quarantine_row(name, uri, rid, RecordTooLargeError.__name__, problem)
+        return
     if rec.rec_type == "response":
         if rec.http_headers is None or not rec.http_headers.get_statuscode():
             raise ValueError("missing or broken HTTP header block")
@@ -682,7 +843,11 @@ def _warc_record(rec, name: str, uri: str, rid: str, url: str | None, date: str 
         except TextDecodeError as exc:
             yield "quarantine", quarantine_row(name, uri, rid, exc, raw=payload)
             return
-    row = _provenance(source, uri, rid, url, date)
+    problem = _lineage_problem(lin, text, 4 * len(text), f"WARC record {rid}", limits)
+    if problem:
+        yield "quarantine", quarantine_row(name, uri, rid, RecordTooLargeError.__name__, problem)
+        return
+    row = _provenance(source, uri, rid, url, date, lin)
     row["raw_text"] = text
     yield "record", row
 

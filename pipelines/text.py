@@ -101,6 +101,8 @@ class AnnotateText(beam.DoFn):
         out_text = self.pii.redact(text, findings) if self.redact else text
         return {
             **{k: rec[k] for k in ("id", "source", "uri", "pointer", "url", "crawl_date", "license")},
+            "source_id": rec.get("source_id"),
+            "extra": rec.get("extra"),
             "text": out_text,
             "chars": len(out_text),
             "lang": lang.lang if lang else None,

@@ -1,9 +1,22 @@
-"""Arrow schemas of the text pipeline's tables (``kho.text/1``).
+"""Arrow schemas of the text pipeline's tables (``kho.text/2``).
 
 Signal and PII columns are structs with one field per signal / PII type, so training teams
 re-threshold from stored values (``signals.gopher_n_words > 50``) without recomputing.
 The field lists come from the filters that produce them and are passed in, keeping
-schemas/ free of any dependency on the filters' code.
+schemas/ free of any dependency on the filters' code. Signals are float64, as the filters
+define them (ratios, and counts computed as floats); PII counts are int32, ``chars`` int64.
+
+Lineage (``kho.text/2``; ``/1`` had neither column and stored an absent crawl date as ''):
+
+- ``source_id``: the record's own id in its source (the source's ``id_field``, the
+  WARC-Record-ID for WARC) as a string, ints converted; null when it has none.
+- ``extra``: the source's ``extra_fields`` the record has, as one JSON object in a string
+  (values keep their JSON types; a field the record lacks is left out); null when the source
+  names none. A JSON string rather than a struct, because records and sources differ in the
+  fields they have and a struct fixes them per shard; rather than ``map<string, string>``,
+  because HF ``datasets`` cannot load a map column (and map values would be JSON anyway).
+  pyarrow, polars, DuckDB (``extra->>'author'``) and HF datasets all read it as a string.
+- ``crawl_date``: null when absent.
 """
 
 from __future__ import annotations
@@ -12,16 +25,20 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-TEXT_SCHEMA_VERSION = "kho.text/1"
+TEXT_SCHEMA_VERSION = "kho.text/2"
+REJECTED_SCHEMA_VERSION = "kho.text.rejected/2"
+DUPLICATES_SCHEMA_VERSION = "kho.duplicates/2"
 
 PROVENANCE_FIELDS = [
     pa.field("id", pa.string(), nullable=False),
     pa.field("source", pa.string(), nullable=False),
     pa.field("uri", pa.string(), nullable=False),
     pa.field("pointer", pa.string(), nullable=False),
+    pa.field("source_id", pa.string()),  # the source's own id; null when it has none
     pa.field("url", pa.string()),
-    pa.field("crawl_date", pa.string()),
+    pa.field("crawl_date", pa.string()),  # null when absent
     pa.field("license", pa.string()),
+    pa.field("extra", pa.string()),  # JSON object of the source's extra_fields; see above
 ]
 
 
@@ -56,7 +73,7 @@ def rejected_schema(signal_names: Sequence[str], pii_types: Sequence[str]) -> pa
     """Rejected records: everything a kept record has, plus every failed rule."""
     base = text_record_schema(signal_names, pii_types)
     return base.append(pa.field("reasons", pa.list_(pa.string()), nullable=False)).with_metadata(
-        {"kho.schema": "kho.text.rejected/1"})
+        {"kho.schema": REJECTED_SCHEMA_VERSION})
 
 
 def duplicates_schema() -> pa.Schema:
@@ -67,7 +84,7 @@ def duplicates_schema() -> pa.Schema:
         pa.field("kind", pa.string(), nullable=False),  # "exact" | "near"
         pa.field("content_hash", pa.string()),
         pa.field("text", pa.string()),
-    ], metadata={"kho.schema": "kho.duplicates/1"})
+    ], metadata={"kho.schema": DUPLICATES_SCHEMA_VERSION})
 
 
 QUARANTINE_SCHEMA = pa.schema([
