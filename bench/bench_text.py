@@ -1,23 +1,34 @@
 """bench/text: Kho's text pipeline against datatrove's own LocalPipelineExecutor running the
 same steps on the same generated Vietnamese corpus, in the same run.
 
-Steps on both sides: fastText lid.176 language ID, Gopher quality, Gopher repetition, C4 and
-FineWeb quality filters (the same thresholds, Vietnamese words from underthesea's CRF), and
-PII scrubbing. Kho additionally normalizes text, stores every signal value, computes all
-rules (not only the first failing one), drops exact duplicates, writes Parquet shards, the
-run tables and the report, and commits a version. datatrove's PIIFormatter only replaces
-emails and IPs; Kho's scrubber covers 15 Vietnamese PII types.
+Steps on both sides, the quality default (FineWeb-2's vie_Latn groups and thresholds):
+fastText lid.176 language ID, Gopher quality, Gopher repetition and FineWeb quality filters
+with the same thresholds, and PII scrubbing. C4's rules are off on both sides, as in
+FineWeb-2 (datatrove's C4QualityFilter does not run; Kho still computes and stores the C4
+signals, its sentence count included, without applying them). Kho additionally normalizes
+text, stores every signal value, computes all rules (not only the first failing one),
+drops exact duplicates, writes Parquet shards, the run tables and the report, and commits a
+version. datatrove's PIIFormatter only replaces emails and IPs; Kho's scrubber covers 15
+Vietnamese PII types.
 
-Baselines (both datatrove 0.10.1, its filters and executor, 2 workers):
+Baselines (all datatrove 0.10.1, its filters and executor, 2 workers), differing only in the
+word tokenizer the filters get:
 
-* ``datatrove`` (the named baseline): underthesea plugged in as datatrove's word tokenizer
-  the plain way (bench/underthesea_tokenizer.py); each filter that needs words tokenizes the
-  document again, as datatrove does with any tokenizer.
-* ``datatrove_kho_tokenizer`` (stricter): the same, but given Kho's own tokenizer (same words
-  as underthesea, 3-4x faster, line memo, so the second and third tokenization are memo
-  hits). This isolates what Kho's pipeline costs beyond tokenization.
+* ``datatrove_default`` (the named baseline, what a datatrove user gets): the filters are
+  given ``language="vie_Latn"`` as FineWeb-2 did, and datatrove's ``load_word_tokenizer``
+  picks its default Vietnamese tokenizer, spaCy's blank ``vi`` with pyvi
+  (``SpaCyTokenizer("vi")``, from datatrove's tokenizer_assignment.csv). Its words are
+  pyvi's, not underthesea's, so its keep/drop decisions differ a little from Kho's.
+* ``datatrove_underthesea``: underthesea plugged in as datatrove's word tokenizer the plain
+  way (bench/underthesea_tokenizer.py): the same words as Kho.
+* ``datatrove_kho_tokenizer`` (stricter): given Kho's own tokenizer (same words as
+  underthesea, much faster, line memo, so the second and third tokenization are memo hits).
+  This isolates what Kho's pipeline costs beyond tokenization.
 
-Kho runs twice: with the same steps as the baseline plus exact dedup (near-dedup off), and
+In every baseline each filter that needs words (Gopher repetition, Gopher quality, FineWeb)
+tokenizes the document again, as datatrove does with any tokenizer.
+
+Kho runs twice: with the same steps as the baselines plus exact dedup (near-dedup off), and
 with its full default pipeline (MinHash near-dedup against the run and the dedup index on).
 
 All use 2 worker processes on this 2-core machine; docs/s per core = docs/s / 2. Memory: the
@@ -25,7 +36,7 @@ peak resident memory each run adds to the bench's process tree (workers included
 every 0.25 s.
 A profile of Kho's per-record work (each stage timed alone, one process, warm memos) shows
 where the time goes, the rest of the Beam run's core time per document is reported as Beam,
-I/O and start-up overhead, and both tokenizers are timed alone on the same documents.
+I/O and start-up overhead, and the three tokenizers are timed alone on the same documents.
 """
 
 from __future__ import annotations
@@ -91,9 +102,32 @@ def _local_lid_class():
     return LocalFT176LID
 
 
+#: The language datatrove's filters are given in the named baseline: FineWeb-2's code for
+#: Vietnamese (datatrove's ``Languages.vietnamese__latn``); ``load_word_tokenizer`` maps it,
+#: like "vi", to ``SpaCyTokenizer("vi")`` (spaCy's blank Vietnamese pipeline, pyvi inside).
+DATATROVE_VI = "vie_Latn"
+
+
+def datatrove_tokenizer(kind: str):
+    """The word tokenizer (or language code) datatrove's filters get in baseline ``kind``:
+    "default" (datatrove picks it), "underthesea" or "kho"."""
+    if kind == "default":
+        return DATATROVE_VI
+    if kind == "underthesea":
+        from bench.underthesea_tokenizer import UndertheseaWordTokenizer
+
+        return UndertheseaWordTokenizer()
+    if kind == "kho":
+        from filters.tokenizer import VietnameseWordTokenizer
+
+        return VietnameseWordTokenizer()
+    raise ValueError(f"unknown tokenizer kind {kind!r}")
+
+
 def run_datatrove(corpus_dir: Path, work: Path, files: int, tokenizer_kind: str, attempt: int = 0) -> dict:
-    """datatrove's executor over the corpus; ``tokenizer_kind`` "underthesea" or "kho". Fresh output
-    and logging folders per attempt (datatrove skips tasks its logging folder marks done)."""
+    """datatrove's executor over the corpus; ``tokenizer_kind`` as :func:`datatrove_tokenizer`.
+    Fresh output and logging folders per attempt (datatrove skips tasks its logging folder marks
+    done)."""
     from datatrove.executor.local import LocalPipelineExecutor
     from datatrove.pipeline.filters import LanguageFilter
     from datatrove.pipeline.formatters import PIIFormatter
@@ -101,13 +135,10 @@ def run_datatrove(corpus_dir: Path, work: Path, files: int, tokenizer_kind: str,
     from datatrove.pipeline.writers import JsonlWriter
 
     from filters.quality import QualityThresholds, datatrove_filters
-    from filters.tokenizer import VietnameseWordTokenizer
-
-    from bench.underthesea_tokenizer import UndertheseaWordTokenizer
 
     lid = LanguageFilter(languages=["vi"], language_threshold=0.65)
     lid.model = _local_lid_class()(["vi"])
-    tokenizer = VietnameseWordTokenizer() if tokenizer_kind == "kho" else UndertheseaWordTokenizer()
+    tokenizer = datatrove_tokenizer(tokenizer_kind)
     steps = [JsonlReader(str(corpus_dir), glob_pattern="*.jsonl"), lid,
              *datatrove_filters(QualityThresholds(), tokenizer),
              PIIFormatter(), JsonlWriter(str(work / f"dt-out-{tokenizer_kind}-{attempt}"))]
@@ -115,7 +146,20 @@ def run_datatrove(corpus_dir: Path, work: Path, files: int, tokenizer_kind: str,
                                      logging_dir=str(work / f"dt-logs-{tokenizer_kind}-{attempt}"))
     t0 = time.perf_counter()
     executor.run()
-    return {"wall_s": time.perf_counter() - t0}
+    wall = time.perf_counter() - t0
+    return {"wall_s": wall, "kept": _count_jsonl_rows(work / f"dt-out-{tokenizer_kind}-{attempt}")}
+
+
+def _count_jsonl_rows(folder: Path) -> int:
+    """Documents datatrove's JsonlWriter wrote under ``folder`` (gzipped or not), after the timing."""
+    import gzip
+
+    rows = 0
+    for path in folder.rglob("*.jsonl*"):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as fh:
+            rows += sum(1 for _ in fh)
+    return rows
 
 
 def profile_kho(docs: list[dict], n: int = 2000, warm: int = 1000) -> dict:
@@ -163,20 +207,27 @@ def profile_kho(docs: list[dict], n: int = 2000, warm: int = 1000) -> dict:
 
 
 def time_tokenizers(docs: list[dict], n: int = 1000) -> dict:
-    """Both tokenizers alone on the same ``n`` documents (one process, fresh instances)."""
-    from bench.underthesea_tokenizer import UndertheseaWordTokenizer
+    """The three tokenizers alone, ``word_tokenize`` on the same ``n`` documents (one process,
+    fresh instances): datatrove's default for Vietnamese (spaCy ``vi`` with pyvi), underthesea,
+    Kho's."""
+    from datatrove.utils.word_tokenizers import SpaCyTokenizer
+
     from filters.normalize import normalize_text
-    from filters.tokenizer import VietnameseWordTokenizer
 
     texts = [normalize_text(d["text"]).text for d in docs[:n]]
-    out = {"docs": len(texts)}
-    for name, tok in (("underthesea", UndertheseaWordTokenizer()), ("kho", VietnameseWordTokenizer())):
+    out: dict = {"docs": len(texts)}
+    toks = (("datatrove_default", lambda: SpaCyTokenizer("vi")),
+            ("underthesea", lambda: datatrove_tokenizer("underthesea")),
+            ("kho", lambda: datatrove_tokenizer("kho")))
+    for name, make in toks:
+        tok = make()
         tok.word_tokenize("Xin chào Việt Nam")  # load the model outside the timing
         t0 = time.perf_counter()
         for t in texts:
             tok.word_tokenize(t)
         out[f"{name}_ms_per_doc"] = (time.perf_counter() - t0) / len(texts) * 1000
     out["kho_speedup"] = out["underthesea_ms_per_doc"] / out["kho_ms_per_doc"]
+    out["kho_speedup_vs_datatrove_default"] = out["datatrove_default_ms_per_doc"] / out["kho_ms_per_doc"]
     return out
 
 
@@ -196,8 +247,10 @@ def main() -> None:
     try:
         corpus = work / "corpus"
         write_jsonl_parts(docs, corpus, args.files)
-        runs: dict[str, list[dict]] = {"dt": [], "dt_kho_tok": [], "kho": [], "kho_full": []}
-        jobs = {"dt": lambda a: run_datatrove(corpus, work, args.files, "underthesea", a),
+        runs: dict[str, list[dict]] = {"dt_default": [], "dt_underthesea": [], "dt_kho_tok": [],
+                                       "kho": [], "kho_full": []}
+        jobs = {"dt_default": lambda a: run_datatrove(corpus, work, args.files, "default", a),
+                "dt_underthesea": lambda a: run_datatrove(corpus, work, args.files, "underthesea", a),
                 "dt_kho_tok": lambda a: run_datatrove(corpus, work, args.files, "kho", a),
                 "kho": lambda a: run_kho(corpus, work, near_dedup=False, attempt=a),
                 "kho_full": lambda a: run_kho(corpus, work, near_dedup=True, attempt=a)}
@@ -206,53 +259,63 @@ def main() -> None:
                 with PeakTreeRss() as mem:
                     result = job(attempt)
                 runs[name].append({**result, "added_rss_mib": mem.added_mib})
-        dt, dt_kho_tok, kho, kho_full = (min(r, key=lambda x: x["wall_s"]) for r in runs.values())
+        best = {name: min(rs, key=lambda x: x["wall_s"]) for name, rs in runs.items()}
         prof = profile_kho(docs)
         tokenizers = time_tokenizers(docs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    figures = {
-        "kho_docs_per_s": args.docs / kho["wall_s"],
-        "kho_docs_per_s_per_core": args.docs / kho["wall_s"] / WORKERS,
-        "datatrove_docs_per_s": args.docs / dt["wall_s"],
-        "datatrove_docs_per_s_per_core": args.docs / dt["wall_s"] / WORKERS,
-        "datatrove_kho_tokenizer_docs_per_s": args.docs / dt_kho_tok["wall_s"],
-        "datatrove_kho_tokenizer_docs_per_s_per_core": args.docs / dt_kho_tok["wall_s"] / WORKERS,
-        "kho_with_near_dedup_docs_per_s": args.docs / kho_full["wall_s"],
-        "kho_wall_s": kho["wall_s"], "kho_with_near_dedup_wall_s": kho_full["wall_s"], "datatrove_wall_s": dt["wall_s"],
-        "datatrove_kho_tokenizer_wall_s": dt_kho_tok["wall_s"],
+    kho, names = best["kho"], {"dt_default": "datatrove_default", "dt_underthesea": "datatrove_underthesea",
+                               "dt_kho_tok": "datatrove_kho_tokenizer", "kho": "kho",
+                               "kho_full": "kho_with_near_dedup"}
+    figures: dict = {}
+    for run, key in names.items():
+        figures[f"{key}_docs_per_s"] = args.docs / best[run]["wall_s"]
+        figures[f"{key}_docs_per_s_per_core"] = args.docs / best[run]["wall_s"] / WORKERS
+        figures[f"{key}_wall_s"] = best[run]["wall_s"]
+    figures.update({
+        # documents each baseline kept (passed language ID and every quality filter)
+        "datatrove_kept": {key: best[run]["kept"] for run, key in names.items() if run.startswith("dt_")},
         "kho_outcomes": kho["totals"], "profile": prof, "tokenizers_alone": tokenizers,
         "all_wall_s": {name: [round(r["wall_s"], 2) for r in rs] for name, rs in runs.items()},
         # memory the run added to the bench process tree at its peak (workers included), MiB
         "peak_added_rss_mib": {name: round(max(r["added_rss_mib"] for r in rs)) for name, rs in runs.items()},
-    }
+    })
     # what the Beam run costs beyond the per-record work: core time per document minus the profile's total
     figures["kho_beam_overhead_ms_per_doc_per_core"] = (
         kho["wall_s"] * WORKERS / args.docs * 1000 - prof["per_record_ms_per_doc"])
-    ratio = {"kho_vs_datatrove_docs_per_s": figures["kho_docs_per_s"] / figures["datatrove_docs_per_s"],
-             "kho_with_near_dedup_vs_datatrove_docs_per_s":
-                 figures["kho_with_near_dedup_docs_per_s"] / figures["datatrove_docs_per_s"],
-             "kho_vs_datatrove_kho_tokenizer_docs_per_s":
-                 figures["kho_docs_per_s"] / figures["datatrove_kho_tokenizer_docs_per_s"],
-             "kho_vs_datatrove_peak_memory": (figures["peak_added_rss_mib"]["kho"]
-                                              / max(1, figures["peak_added_rss_mib"]["dt"]))}
-    path = write_results("text", {"docs": args.docs, "files": args.files, "seed": args.seed, "workers": WORKERS,
-                                  "repeat": args.repeat, "figure": "fastest of the repeats",
-                                  "baseline": "datatrove 0.10.1 LocalPipelineExecutor, same steps, underthesea "
-                                              "as its word tokenizer (bench/underthesea_tokenizer.py)",
-                                  "stricter_baseline": "the same, given Kho's tokenizer"},
-                         figures, ratio)
+    ratio: dict = {}
+    for key in ("datatrove_default", "datatrove_underthesea", "datatrove_kho_tokenizer"):
+        ratio[f"kho_vs_{key}_docs_per_s"] = figures["kho_docs_per_s"] / figures[f"{key}_docs_per_s"]
+    for key in ("datatrove_default", "datatrove_underthesea"):
+        ratio[f"kho_with_near_dedup_vs_{key}_docs_per_s"] = (
+            figures["kho_with_near_dedup_docs_per_s"] / figures[f"{key}_docs_per_s"])
+    mem_mib = figures["peak_added_rss_mib"]
+    for run, key in (("dt_default", "datatrove_default"), ("dt_underthesea", "datatrove_underthesea"),
+                     ("dt_kho_tok", "datatrove_kho_tokenizer")):
+        ratio[f"kho_vs_{key}_peak_memory"] = mem_mib["kho"] / max(1, mem_mib[run])
+    path = write_results("text", {
+        "docs": args.docs, "files": args.files, "seed": args.seed, "workers": WORKERS,
+        "repeat": args.repeat, "figure": "fastest of the repeats",
+        "steps": "lid.176, Gopher quality, Gopher repetition, FineWeb quality (FineWeb-2 vie_Latn "
+                 "thresholds; C4 off on both sides, as in FineWeb-2), PII",
+        "baseline": f"datatrove 0.10.1 LocalPipelineExecutor, same steps, filters given "
+                    f"language={DATATROVE_VI!r}: datatrove's default Vietnamese word tokenizer, "
+                    f"SpaCyTokenizer('vi') (spaCy blank 'vi' with pyvi), as FineWeb-2 ran",
+        "underthesea_baseline": "the same, underthesea as its word tokenizer (bench/underthesea_tokenizer.py)",
+        "stricter_baseline": "the same, given Kho's tokenizer"}, figures, ratio)
     chart = write_chart("text", [
         "Kho (same steps + exact dedup)", "Kho (full pipeline, near-dedup on)",
-        "datatrove + underthesea (baseline)", "datatrove given Kho's tokenizer"],
+        "datatrove default (spaCy vi + pyvi)", "datatrove + underthesea",
+        "datatrove given Kho's tokenizer"],
         [figures["kho_docs_per_s"], figures["kho_with_near_dedup_docs_per_s"],
-         figures["datatrove_docs_per_s"], figures["datatrove_kho_tokenizer_docs_per_s"]],
+         figures["datatrove_default_docs_per_s"], figures["datatrove_underthesea_docs_per_s"],
+         figures["datatrove_kho_tokenizer_docs_per_s"]],
         f"bench/text: docs/s, {args.docs:,} docs, {WORKERS} workers")
     for k, v in figures.items():
         if isinstance(v, float):
-            print(f"{k:34s} {v:,.2f}")
+            print(f"{k:44s} {v:,.2f}")
     for k, v in ratio.items():
-        print(f"{k:34s} {v:.3f}")
+        print(f"{k:44s} {v:.3f}")
     print("per-record ms/doc:", json.dumps(prof["ms_per_doc"]), "total", prof["per_record_ms_per_doc"])
     print("Beam, I/O and start-up, ms per doc per core:", round(figures["kho_beam_overhead_ms_per_doc_per_core"], 3))
     print("tokenizers alone:", json.dumps({k: round(v, 3) for k, v in tokenizers.items()}))

@@ -1,11 +1,11 @@
-"""The baseline's word tokenizer: underthesea plugged into datatrove the plain way.
+"""A baseline's word tokenizer: underthesea plugged into datatrove the plain way.
 
 datatrove's filters take any ``WordTokenizer`` as ``language=``. A datatrove user who wants
 Vietnamese words from underthesea writes this class: ``word_tokenize`` and ``sent_tokenize``
 call underthesea's functions, nothing is memoised (datatrove's own tokenizers memoise
 nothing either). Every filter that needs words tokenizes the document again, which is what
-datatrove does with any tokenizer. bench/text uses it as the named baseline; it is not
-used by Kho.
+datatrove does with any tokenizer. bench/text uses it as one of its baselines (the named one
+is datatrove's own default, spaCy ``vi`` with pyvi); it is not used by Kho.
 """
 
 from __future__ import annotations
