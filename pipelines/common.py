@@ -34,14 +34,16 @@ class _ReadUnit(beam.DoFn):
     An input that cannot be opened (gone since planning, unreadable, a broken or looping
     symlink the planner kept so that it is counted) is one quarantine row."""
 
-    def __init__(self, store: ObjectStore, progress_dir: str | None) -> None:
+    def __init__(self, store: ObjectStore, progress_dir: str | None,
+                 readers: dict[str, Callable] | None = None) -> None:
         self.store, self.progress_dir = store, progress_dir
+        self.readers = readers if readers is not None else READERS
 
     def process(self, unit: dict[str, Any]):
         from storage.errors import ObjectNotFoundError  # an object deleted since planning
 
         source = unit["source"]
-        reader = READERS[source["format"]]
+        reader = self.readers[source["format"]]
         n = 0
         try:
             fh = open(unit["path"], "rb") if unit["location"] == "local" else self.store.open_read(unit["path"])
@@ -70,16 +72,19 @@ class _ReadUnit(beam.DoFn):
 
 
 class ReadUnits(beam.PTransform):
-    """Work units -> tagged PCollections ``records``, ``quarantine`` and ``inputs`` (counts)."""
+    """Work units -> tagged PCollections ``records``, ``quarantine`` and ``inputs`` (counts).
 
-    def __init__(self, store: ObjectStore, progress_dir: str | None = None) -> None:
+    ``readers``: source format -> reader (the modality's registry; default: the text readers)."""
+
+    def __init__(self, store: ObjectStore, progress_dir: str | None = None,
+                 readers: dict[str, Callable] | None = None) -> None:
         super().__init__()
-        self.store, self.progress_dir = store, progress_dir
+        self.store, self.progress_dir, self.readers = store, progress_dir, readers
 
     def expand(self, units):
         return (units
                 | "SpreadUnits" >> beam.Reshuffle()
-                | "Read" >> beam.ParDo(_ReadUnit(self.store, self.progress_dir)).with_outputs(
+                | "Read" >> beam.ParDo(_ReadUnit(self.store, self.progress_dir, self.readers)).with_outputs(
                     RECORDS, QUARANTINE, INPUTS))
 
 
@@ -89,32 +94,52 @@ def keep_rule(record: dict[str, Any]) -> tuple[str, str]:
     return (record.get("crawl_date") or "\uffff", record["id"])
 
 
-class _PickFirst(beam.DoFn):
-    def __init__(self, rule: Callable[[dict[str, Any]], Any]) -> None:
-        self.rule = rule
+class _DuplicatePairs(beam.DoFn):
+    """One content hash's (rank, id) keys -> (duplicate id, kept id) for all but the best."""
 
     def process(self, element):
-        _, group = element
-        best = min(group, key=self.rule)  # first pass: grouped values are re-iterable
-        yield best
-        for rec in group:
-            if rec["id"] != best["id"]:
-                yield beam.pvalue.TaggedOutput("duplicates", {**rec, "dup_of": best["id"], "dup_kind": "exact"})
+        _, keys = element
+        keys = list(keys)
+        if len(keys) < 2:
+            return
+        best = min(keys)[1]
+        for _, rid in keys:
+            if rid != best:
+                yield rid, best
+
+
+def _split_exact(element):
+    """Records joined with their exact-duplicate decision (if any) -> unique or duplicates."""
+    _, joined = element
+    kept_of = list(joined["dup"])
+    for rec in joined["rec"]:
+        if kept_of:
+            yield beam.pvalue.TaggedOutput("duplicates", {**rec, "dup_of": kept_of[0], "dup_kind": "exact"})
+        else:
+            yield rec
 
 
 class ExactDedup(beam.PTransform):
-    """Group records by ``content_hash``; keep one per group by ``rule``, tag the rest
-    ``duplicates`` with the id they duplicate."""
+    """Keep one record per ``content_hash`` by ``rule``; tag the rest ``duplicates`` with the
+    id they duplicate.
+
+    Only keys travel through the grouping by hash — (hash, (rank, id)) — so a text, image or
+    video copied a million times makes one small group, not a million records under one
+    key; the decisions are joined back to the records by id, which spreads evenly."""
 
     def __init__(self, rule: Callable[[dict[str, Any]], Any] = keep_rule) -> None:
         super().__init__()
         self.rule = rule
 
     def expand(self, records):
-        return (records
-                | "KeyByHash" >> beam.Map(lambda r: (r["content_hash"], r))
-                | "GroupByHash" >> beam.GroupByKey()
-                | "KeepOnePerHash" >> beam.ParDo(_PickFirst(self.rule)).with_outputs("duplicates", main="unique"))
+        rule = self.rule
+        pairs = (records
+                 | "KeyByHash" >> beam.Map(lambda r: (r["content_hash"], (rule(r), r["id"])))
+                 | "GroupByHash" >> beam.GroupByKey()
+                 | "DuplicatePairs" >> beam.ParDo(_DuplicatePairs()))
+        return ({"rec": records | "RecordsById" >> beam.Map(lambda r: (r["id"], r)), "dup": pairs}
+                | "JoinDecisions" >> beam.CoGroupByKey()
+                | "SplitExact" >> beam.FlatMap(_split_exact).with_outputs("duplicates", main="unique"))
 
 
 def bucket_of(record_id: str, buckets: int) -> int:

@@ -15,7 +15,7 @@ from filters.quality import QualityThresholds
 from pipelines.readers import (DEFAULT_MAX_EXTRA_BYTES, DEFAULT_MAX_INPUT_BYTES,
                                DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_LINE_BYTES,
                                DEFAULT_MAX_RECORD_BYTES)
-from schemas.config import load_model
+from schemas.config import ConfigError, read_yaml, validate_model
 from storage.shards import DEFAULT_ROW_GROUP_ROWS, DEFAULT_TARGET_BYTES
 
 
@@ -31,7 +31,8 @@ class SourceConfig(_Strict):
     row that names the bound, and reading goes on."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    format: Literal["jsonl", "parquet", "warc"]
+    format: str = Field(description="How to read the inputs; one of the modality's readers "
+                        "(text: jsonl, parquet, warc).")
     paths: list[str] = Field(min_length=1, description=(
         "Local files or globs (relative to the config file), or store:KEY / store:PREFIX/ "
         "for inputs already in the object store."))
@@ -66,6 +67,12 @@ class SourceConfig(_Strict):
         "Byte encoding when it is not UTF-8: a codec name (cp1258, windows-1252, ...), tcvn3 or "
         "vni, or 'legacy' to detect TCVN3 / VNI / CP1258 per record. Unset: strict UTF-8, and "
         "invalid bytes go to quarantine."))
+
+
+class TextSourceConfig(SourceConfig):
+    """A source of the text modality: its format is one of the text readers."""
+
+    format: Literal["jsonl", "parquet", "warc"]
 
 
 class LanguageConfig(_Strict):
@@ -112,15 +119,17 @@ class OutputConfig(_Strict):
         "Parallel shard writers; each writes one or more shards of target size."))
 
 
-class IngestConfig(_Strict):
-    """One ingest run of one or more sources into one dataset."""
+class BaseIngestConfig(_Strict):
+    """What every ingest run has, whatever its modality: the core's part of the config.
 
+    ``modality`` picks the config model (text by default, so older configs still load); each
+    modality's model narrows ``sources`` to its readers' formats and adds its own validated
+    sections, and unknown keys stay errors."""
+
+    modality: str = "text"
     dataset: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     store: str | None = Field(None, description="Object store URI; --store / $KHO_STORE win over it.")
     sources: list[SourceConfig] = Field(min_length=1)
-    language: LanguageConfig = LanguageConfig()
-    quality: QualityThresholds = QualityThresholds()
-    pii: PiiConfig = PiiConfig()
     dedup: DedupConfig = DedupConfig()
     output: OutputConfig = OutputConfig()
     base_dir: Path = Field(Path("."), exclude=True)
@@ -135,8 +144,30 @@ class IngestConfig(_Strict):
         return sources
 
 
-def load_ingest_config(path: str | Path) -> IngestConfig:
-    """Load and validate an ingest config; relative input paths resolve against its folder."""
-    cfg = load_model(IngestConfig, path)
+class IngestConfig(BaseIngestConfig):
+    """A text ingest run: the core's part plus language, quality and PII sections."""
+
+    modality: Literal["text"] = "text"
+    sources: list[TextSourceConfig] = Field(min_length=1)
+    language: LanguageConfig = LanguageConfig()
+    quality: QualityThresholds = QualityThresholds()
+    pii: PiiConfig = PiiConfig()
+
+
+TextIngestConfig = IngestConfig
+
+
+def load_ingest_config(path: str | Path) -> BaseIngestConfig:
+    """Load and validate an ingest config with the model of its ``modality`` (default text);
+    relative input paths resolve against the config's folder."""
+    from pipelines.core.modality import UnknownModalityError, get_modality
+
+    raw = read_yaml(path)
+    name = raw.get("modality", "text") if isinstance(raw, dict) else "text"
+    try:
+        model = get_modality(str(name)).config_model
+    except UnknownModalityError as exc:
+        raise ConfigError(f"invalid configuration in {path}:\n  modality: {exc}") from None
+    cfg = validate_model(model, raw, str(path))
     cfg.base_dir = Path(path).resolve().parent
     return cfg

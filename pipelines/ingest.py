@@ -21,7 +21,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipelines.config import IngestConfig
+from pipelines.config import BaseIngestConfig
 from pipelines.plan import WorkUnit, committed_runs, list_units, split_done
 from storage.base import ObjectStore
 from storage.faults import checkpoint
@@ -87,7 +87,7 @@ def repair_dataset(vs: VersionStore, dataset: str) -> None:
         repair_run(vs.store, head.run_id, head.version, render_report)
 
 
-def _plan(cfg: IngestConfig, store: ObjectStore, lease: RunLease
+def _plan(cfg: BaseIngestConfig, store: ObjectStore, lease: RunLease
           ) -> tuple[list[WorkUnit], list[str], dict[str, str], set[str]]:
     """Claim the inputs, then drop those already ingested: (todo, skipped uris, held, committed).
 
@@ -104,7 +104,7 @@ def _plan(cfg: IngestConfig, store: ObjectStore, lease: RunLease
     return todo, [u.uri for u in done], {by_id[k]: v for k, v in held.items()}, committed
 
 
-def run_ingest(cfg: IngestConfig, store: ObjectStore, beam_args: list[str] | None = None, *,
+def run_ingest(cfg: BaseIngestConfig, store: ObjectStore, beam_args: list[str] | None = None, *,
                on_progress: Callable[[int, int, int], None] | None = None,
                run_id: str | None = None) -> IngestResult:
     """Plan, run and commit one ingest. ``on_progress(units_done, units_total, records)``
@@ -113,8 +113,10 @@ def run_ingest(cfg: IngestConfig, store: ObjectStore, beam_args: list[str] | Non
     The run holds a lease on the dataset from planning to its end and claims each input, so
     an overlapping run (a scheduler that started it twice) skips inputs this one is
     ingesting; when every input is held, InputsHeldError names the run that holds them."""
-    from pipelines.text import build_text_pipeline
+    from pipelines.core.modality import get_modality
+    from pipelines.core.skeleton import build_ingest_pipeline
 
+    modality = get_modality(cfg.modality)
     vs = VersionStore(store)
     repair_dataset(vs, cfg.dataset)
     run_id = run_id or new_run_id()
@@ -140,8 +142,8 @@ def run_ingest(cfg: IngestConfig, store: ObjectStore, beam_args: list[str] | Non
         local = opts.view_as(StandardOptions).runner in LOCAL_RUNNERS
         progress_dir = tempfile.mkdtemp(prefix="kho-progress-") if local and on_progress else None
         p = beam.Pipeline(options=opts)
-        build_text_pipeline(p, cfg, store, [u.to_dict() for u in units], run_id, code_version(),
-                            progress_dir, committed)
+        build_ingest_pipeline(p, modality, cfg, store, [u.to_dict() for u in units], run_id,
+                              code_version(), progress_dir, committed)
         _run_with_progress(p, progress_dir, len(units), on_progress)
     finally:
         lease.release()

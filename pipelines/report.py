@@ -161,14 +161,38 @@ def _counts_note(stats: dict[str, Any]) -> str:
             "several rules, and counts once per failing rule in the reasons chart.")
 
 
-def render_report(stats: dict[str, Any]) -> str:
-    """The whole report as an HTML string."""
+def text_report_plots(stats: dict[str, Any]) -> list[str]:
+    """The text modality's plots: language score and quality-signal histograms with thresholds."""
     from filters.quality import SIGNAL_DOCS
 
     samples = stats.get("samples", [])
     cfg = stats.get("config", {})
     t = stats["totals"]
     totals = {o: int(t.get(o, 0)) for o in COLORS}
+    plots = []
+    min_score = cfg.get("language", {}).get("min_score")
+    lang_plot = _hist(samples, lambda s: s.get("lang_score"), "Language score (sample)", min_score, "min ",
+                      xlabel="language ID score of the detected language", totals=totals)
+    if lang_plot:
+        plots.append(lang_plot)
+    for name, threshold, direction in signal_plots(cfg.get("quality", {})):
+        title = name if threshold is not None else f"{name} (rule off)"
+        svg = _hist(samples, lambda s, n=name: (s.get("signals") or {}).get(n), title, threshold, direction,
+                    xlabel=SIGNAL_DOCS.get(name, name), totals=totals)
+        if svg:
+            plots.append(svg)
+    return plots
+
+
+def render_report(stats: dict[str, Any], modality_plots: list[str] | None = None) -> str:
+    """The whole report as an HTML string: the core's sections (accounting, funnel, reasons,
+    PII, quarantine, examples) and the plots of the run's modality (from its config when
+    ``modality_plots`` is not given)."""
+    if modality_plots is None:
+        from pipelines.core.modality import get_modality
+
+        modality_plots = get_modality(stats.get("config", {}).get("modality", "text")).report_plots(stats)
+    t = stats["totals"]
     plots = []
     funnel = stats.get("funnel", {})
     plots.append(bar_chart(list(FUNNEL), [funnel.get(s, 0) for s in FUNNEL], "Records reaching each stage",
@@ -186,17 +210,7 @@ def render_report(stats: dict[str, Any]) -> str:
     if pii:
         plots.append(bar_chart(list(pii), list(pii.values()), "PII findings by type (redacted)", "#455a64",
                                xlabel="PII type", ylabel="findings"))
-    min_score = cfg.get("language", {}).get("min_score")
-    lang_plot = _hist(samples, lambda s: s.get("lang_score"), "Language score (sample)", min_score, "min ",
-                      xlabel="language ID score of the detected language", totals=totals)
-    if lang_plot:
-        plots.append(lang_plot)
-    for name, threshold, direction in signal_plots(cfg.get("quality", {})):
-        title = name if threshold is not None else f"{name} (rule off)"
-        svg = _hist(samples, lambda s, n=name: (s.get("signals") or {}).get(n), title, threshold, direction,
-                    xlabel=SIGNAL_DOCS.get(name, name), totals=totals)
-        if svg:
-            plots.append(svg)
+    plots.extend(modality_plots)
     title = f"Kho run {stats.get('run_id', '')}"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}

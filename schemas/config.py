@@ -141,6 +141,11 @@ def format_validation_error(model: type[BaseModel], err: ValidationError, source
 
 def load_model(model: type[M], path: str | Path) -> M:
     """Read YAML at ``path`` and validate it as ``model``; raise ConfigError on any problem."""
+    return validate_model(model, read_yaml(path), str(path))
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML config file within the node budget; raise ConfigError on any problem."""
     path = Path(path)
     try:
         raw = safe_load_bounded(path.read_text(encoding="utf-8"))
@@ -157,7 +162,7 @@ def load_model(model: type[M], path: str | Path) -> M:
     except RecursionError:
         raise ConfigError(f"config {path} nests lists or mappings too deeply to read; "
                           "flatten it") from None
-    return validate_model(model, raw or {}, str(path))
+    return raw or {}
 
 
 def validate_model(model: type[M], raw: Any, source: str = "<config>") -> M:
