@@ -41,10 +41,6 @@ class ReconciliationError(RuntimeError):
     """Outcomes do not add up to inputs: a record was lost or counted twice. Nothing is committed."""
 
 
-def run_prefix(run_id: str) -> str:
-    return f"runs/{run_id}"
-
-
 def check_reconciliation(stats: dict[str, Any]) -> None:
     """Raise ReconciliationError naming each source whose books do not balance."""
     bad = {s: r for s, r in stats["sources"].items() if not r["reconciles"]}

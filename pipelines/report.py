@@ -101,7 +101,7 @@ def signal_plots(quality: dict[str, Any], limit: int = MAX_SIGNAL_PLOTS) -> list
 def excerpt(text: str, limit: int = EXAMPLE_CHARS) -> str:
     """``text`` cut to at most ``limit`` characters at a word boundary, ending in "…" when cut.
 
-    The pipeline stores examples already cut, possibly mid-word, at ``pipelines.text``'s
+    The pipeline stores examples already cut, possibly mid-word, at ``pipelines.core.skeleton``'s
     ``EXAMPLE_CHARS`` (400, above this limit), so every stored example that was cut is longer
     than ``limit`` and is cut again here, between words. A first word longer than half the
     limit is cut inside the word (there is no boundary worth keeping)."""

@@ -126,7 +126,7 @@ def get_modality(name: str) -> Modality:
 
 
 #: Built-in modality packages, imported lazily (so text alone does not import image code).
-BUILTIN = {"text": "pipelines.text_modality"}
+BUILTIN = {"text": "pipelines.text"}
 
 
 def _import_builtin(name: str) -> None:

@@ -27,12 +27,12 @@ class TextModality(Modality):
         return dict(READERS)
 
     def annotator(self, cfg: IngestConfig, run_id: str, code_version: str) -> beam.DoFn:
-        from pipelines.text import AnnotateText
+        from pipelines.text.annotate import AnnotateText
 
         return AnnotateText(cfg, run_id, code_version)
 
     def schemas(self, cfg: IngestConfig) -> ModalitySchemas:
-        from pipelines.text import _pii_types, _signal_names
+        from pipelines.text.annotate import _pii_types, _signal_names
         from schemas.text import QUARANTINE_SCHEMA, duplicates_schema, rejected_schema, text_record_schema
 
         signals, pii = _signal_names(), _pii_types()
@@ -40,7 +40,7 @@ class TextModality(Modality):
                                duplicates_schema(), QUARANTINE_SCHEMA)
 
     def dedup_items(self, cfg: IngestConfig) -> beam.DoFn | None:
-        from pipelines.text import TextDedupItems
+        from pipelines.text.annotate import TextDedupItems
 
         if not cfg.dedup.near.enabled:
             return None
@@ -50,7 +50,7 @@ class TextModality(Modality):
         return cfg.dedup.near.minhash
 
     def stages(self, outcome: str, reasons: list[str]) -> list[str]:
-        from pipelines.text import _stages
+        from pipelines.text.annotate import _stages
 
         return _stages(outcome, reasons)
 
