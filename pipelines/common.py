@@ -20,7 +20,7 @@ from pipelines import stats as run_stats
 from pipelines.readers import READERS
 from pipelines.records import quarantine_row
 from storage.base import ObjectStore
-from storage.shards import ParquetShardWriter
+from storage.shards import ParquetShardWriter, WebDatasetShardWriter
 
 log = logging.getLogger(__name__)
 
@@ -148,17 +148,42 @@ def bucket_of(record_id: str, buckets: int) -> int:
 
 
 class _WriteBucket(beam.DoFn):
+    """One bucket's records -> Parquet shards, or WebDataset tars with their Parquet index
+    when ``to_sample`` is given. A writer that fails is aborted (its spool file removed)
+    before the error goes on to the runner."""
+
     def __init__(self, store: ObjectStore, prefix: str, schema: pa.Schema, modality: str,
-                 target_bytes: int, row_group_rows: int, to_row: Callable[[dict], dict]) -> None:
+                 target_bytes: int, row_group_rows: int, to_row: Callable[[dict], dict],
+                 to_sample: Callable[[dict], tuple[str, dict[str, bytes], dict]] | None = None) -> None:
         self.store, self.prefix, self.schema, self.modality = store, prefix, schema, modality
         self.target_bytes, self.row_group_rows, self.to_row = target_bytes, row_group_rows, to_row
+        self.to_sample = to_sample
 
     def process(self, element):
         bucket, rows = element
-        writer = ParquetShardWriter(self.store, self.prefix, self.schema, modality=self.modality,
-                                    basename=f"part-{bucket:05d}", target_bytes=self.target_bytes,
-                                    row_group_rows=self.row_group_rows,
-                                    tmp_dir=os.environ.get("KHO_TMP_DIR"))
+        tmp_dir, basename = os.environ.get("KHO_TMP_DIR"), f"part-{bucket:05d}"
+        if self.to_sample is not None:
+            writer = WebDatasetShardWriter(self.store, self.prefix, modality=self.modality,
+                                           metadata_schema=self.schema, basename=basename,
+                                           target_bytes=self.target_bytes, tmp_dir=tmp_dir)
+        else:
+            writer = ParquetShardWriter(self.store, self.prefix, self.schema, modality=self.modality,
+                                        basename=basename, target_bytes=self.target_bytes,
+                                        row_group_rows=self.row_group_rows, tmp_dir=tmp_dir)
+        try:
+            infos = self._write(writer, rows)
+        except BaseException:
+            writer.abort()
+            raise
+        for info in infos:
+            yield info.to_dict()
+
+    def _write(self, writer, rows) -> list:
+        if self.to_sample is not None:
+            for row in rows:
+                key, members, metadata = self.to_sample(row)
+                writer.write(key, members, metadata)
+            return writer.close()
         batch: list[dict] = []
         for row in rows:
             batch.append(self.to_row(row))
@@ -166,20 +191,22 @@ class _WriteBucket(beam.DoFn):
                 writer.write_rows(batch)
                 batch = []
         writer.write_rows(batch)
-        for info in writer.close():
-            yield info.to_dict()
+        return writer.close()
 
 
 class WriteTable(beam.PTransform):
     """Write records as Parquet shards under ``prefix``, ``buckets`` writers in parallel;
-    outputs one ShardInfo dict per shard written."""
+    outputs one ShardInfo dict per shard written. With ``to_sample`` (record -> (key, members
+    by extension, metadata row of ``schema``)) the shards are WebDataset tars, each with its
+    Parquet index."""
 
     def __init__(self, store: ObjectStore, prefix: str, schema: pa.Schema, *, modality: str,
                  buckets: int, target_bytes: int, row_group_rows: int = 20_000,
-                 to_row: Callable[[dict], dict] | None = None) -> None:
+                 to_row: Callable[[dict], dict] | None = None,
+                 to_sample: Callable[[dict], tuple[str, dict[str, bytes], dict]] | None = None) -> None:
         super().__init__()
         self.args = (store, prefix, schema, modality, target_bytes, row_group_rows,
-                     to_row or (lambda r: r))
+                     to_row or (lambda r: r), to_sample)
         self.buckets = buckets
 
     def expand(self, records):

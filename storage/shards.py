@@ -274,6 +274,18 @@ class WebDatasetShardWriter:
             self._finish_shard()
         return self.shards
 
+    def abort(self) -> None:
+        """Drop the tar being written (its spool file too); shards already uploaded stay for
+        gc, since no manifest names them."""
+        if self._tar is not None:
+            try:
+                self._tar.close()
+            except (OSError, ValueError, tarfile.TarError):
+                pass
+        if self._spool is not None:
+            self._spool.discard()
+        self._tar, self._spool, self._index_rows = None, None, []
+
 
 def _write_single_parquet(store: ObjectStore, key: str, table: pa.Table,
                           tmp_dir: str | None) -> tuple[int, int, str]:

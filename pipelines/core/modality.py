@@ -47,7 +47,8 @@ class Modality(abc.ABC):
     name: ClassVar[str]
     #: The validated config model of an ingest of this modality (a subclass of BaseIngestConfig).
     config_model: ClassVar[type[BaseModel]]
-    #: "parquet" (kept records as Parquet shards) or "webdataset" (tars + Parquet index).
+    #: "parquet" (kept records as Parquet shards) or "webdataset" (tars + Parquet index, through
+    #: :meth:`to_sample`).
     writer: ClassVar[str] = "parquet"
 
     @abc.abstractmethod
@@ -95,6 +96,12 @@ class Modality(abc.ABC):
     def report_plots(self, stats: dict[str, Any]) -> list[str]:
         """Extra SVG plots for the run report."""
         return []
+
+    def to_sample(self, rec: dict[str, Any]) -> tuple[str, dict[str, bytes], dict[str, Any]]:
+        """For ``writer = "webdataset"``: (sample key, members by extension such as
+        ``{"jpg": ..., "txt": ..., "json": ...}``, the metadata row of the kept schema that
+        goes to the tar's Parquet index)."""
+        raise NotImplementedError(f"modality {self.name!r} writes WebDataset but has no to_sample")
 
     def duplicate_row(self, rec: dict[str, Any]) -> dict[str, Any]:
         """A duplicate record as a row of the duplicates table."""

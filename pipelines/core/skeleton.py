@@ -108,7 +108,8 @@ def build_ingest_pipeline(p: beam.Pipeline, modality: Modality, cfg: Any, store:
     shards = unique | "WriteKept" >> WriteTable(
         store, shard_prefix(cfg.dataset, modality.name, run_id), schemas.kept,
         modality=modality.name, buckets=out.write_buckets, target_bytes=out.target_shard_bytes,
-        row_group_rows=out.row_group_rows)
+        row_group_rows=out.row_group_rows,
+        to_sample=modality.to_sample if modality.writer == "webdataset" else None)
     tables = []
     for name, pc, schema, buckets, to_row in (
         ("rejected", rejected, schemas.rejected, max(1, out.write_buckets // 2), None),
