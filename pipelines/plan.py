@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from pipelines.config import IngestConfig, SourceConfig
+from storage import ledger
 from storage.base import ObjectStore
-from storage.errors import ObjectNotFoundError
-from storage.layout import ledger_key
 from storage.versions import VersionStore
 
 
@@ -214,14 +212,8 @@ def split_done(units: list[WorkUnit], store: ObjectStore, dataset: str,
     fingerprint and was written by a run that committed a version (``committed``)."""
     todo, done = [], []
     for u in units:
-        try:
-            entry = json.loads(store.get_bytes(ledger_key(dataset, u.source["name"], u.uri)))
-        except ObjectNotFoundError:
-            entry = {}
-        if entry.get("fingerprint") == u.fingerprint and entry.get("run_id") in committed:
-            done.append(u)
-        else:
-            todo.append(u)
+        entry = ledger.read_entry(store, dataset, u.source["name"], u.uri)
+        (done if ledger.is_done(entry, u.fingerprint, committed) else todo).append(u)
     return todo, done
 
 
@@ -239,8 +231,5 @@ def plan_units(cfg: IngestConfig, store: ObjectStore,
 
 
 def write_ledger(store: ObjectStore, units: list[dict[str, Any]], dataset: str, run_id: str) -> None:
-    """Record every unit of a run in the ledger (done before the manifest; see module doc)."""
-    for u in units:
-        store.put_bytes(ledger_key(dataset, u["source"]["name"], u["uri"]), json.dumps(
-            {"uri": u["uri"], "fingerprint": u["fingerprint"], "run_id": run_id,
-             "dataset": dataset}).encode(), "application/json")
+    """Record every unit of a run in the ledger (done before the manifest; see storage/ledger.py)."""
+    ledger.write_entries(store, units, dataset, run_id)
