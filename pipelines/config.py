@@ -134,6 +134,15 @@ class BaseIngestConfig(_Strict):
     output: OutputConfig = OutputConfig()
     base_dir: Path = Field(Path("."), exclude=True)
 
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _sources_as_data(cls, sources):
+        """Accept SourceConfig objects too (code builds configs), revalidated as this
+        modality's source model."""
+        if isinstance(sources, list):
+            return [s.model_dump() if isinstance(s, SourceConfig) else s for s in sources]
+        return sources
+
     @field_validator("sources")
     @classmethod
     def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
