@@ -4,9 +4,11 @@ Everything is keyed and grouped, never collected on one worker, so the same grap
 FnApiRunner and on Flink/Spark/Dataflow at 100 PB:
 
 1. ``EmitBuckets``: each item (any modality: an id, bucket keys, a priority, optionally a
-   MinHash signature) goes to its LSH buckets; published records come from the dedup index.
+   signature) goes to its LSH buckets; published records come from the dedup index.
 2. ``GroupBuckets`` + ``BucketEdges``: each bucket becomes a *star* around its best member
-   (O(n) edges, never O(n^2) pairs), optionally verified by the signatures' estimated Jaccard.
+   (O(n) edges, never O(n^2) pairs), optionally verified by the kind's verifier (``VERIFIERS``:
+   MinHash estimated Jaccard, Hamming distance of bit hashes, cosine of embeddings; the kind
+   is the config's: ``MinHashConfig``, ``filters.lsh.HammingConfig``, ``CosineConfig``).
    Buckets over ``max_bucket_size`` are streamed twice (find the best, then emit) instead of
    being materialized.
 3. ``ConnectedComponents``: alternating large-star / small-star (Kiveris et al., 2014), one
@@ -28,8 +30,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, NamedTuple, Union
 
 import apache_beam as beam
 import numpy as np
@@ -37,6 +40,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.metrics import Metrics
 
+from filters.lsh import (CosineConfig, CosineLSH, HammingConfig, HammingLSH, cosine_similarities,
+                         hamming_distances)
 from filters.minhash import MinHashConfig, MinHasher, signature_from_bytes, signature_to_bytes
 from storage.base import ObjectStore
 from storage.errors import ObjectNotFoundError
@@ -51,15 +56,25 @@ PUBLISHED, NEW = 0, 1
 INDEX_VERSION = 1
 INDEX_SCHEMA = pa.schema([("partition", pa.int32()), ("band", pa.int16()),
                           ("band_hash", pa.int64()), ("id", pa.string())])
+#: Members of an oversized bucket verified per numpy call while it is streamed.
+STREAM_CHUNK = 1024
+
+#: The settings of one clustering kind; its ``kind`` picks the verifier (MinHashConfig has no
+#: ``kind`` field: it is "minhash").
+ClusterConfig = Union[MinHashConfig, HammingConfig, CosineConfig]
 
 
 class DedupItem(NamedTuple):
     """One record as the clustering sees it, whatever its modality.
 
-    ``bucket_keys``: 64-bit LSH bucket keys (for text, MinHash band hashes with the band mixed
-    in). ``priority``: lower is better, e.g. ``(-quality, crawl_date, id)``; all items of a run
-    must have mutually comparable priorities. ``signature``: optional bytes used to verify
-    candidate pairs (MinHash uint32 values; ``None`` skips verification for this item).
+    ``bucket_keys``: signed 64-bit LSH bucket keys, band index mixed in (text: MinHash band
+    hashes; images: pigeonhole bands of a pHash; embeddings: hyperplane bands).
+    ``priority``: lower is better, e.g. ``(-quality, crawl_date, id)``; all items of a run
+    must have mutually comparable priorities. ``signature``: optional bytes the run's verifier
+    checks candidate pairs with, in the format of the config's kind: "minhash" little-endian
+    uint32 values, "hamming" the bit-packed hash, "cosine" the little-endian float32/float16
+    vector. ``None`` (or a length other than the bucket leader's) skips verification for
+    this item: the bucket collision is then the evidence.
     """
 
     id: str
@@ -87,6 +102,65 @@ def text_dedup_item(record_id: str, text: str, hasher: MinHasher, priority: tupl
     return DedupItem(record_id, tuple(keys), tuple(priority), signature_to_bytes(sig))
 
 
+def hamming_dedup_item(record_id: str, hash_bytes: bytes, lsh: HammingLSH, priority: tuple = ()) -> DedupItem:
+    """A bit hash's DedupItem (e.g. an image's 64-bit pHash, ``filters.lsh.hash_to_bytes``)."""
+    return DedupItem(record_id, tuple(lsh.keys(hash_bytes)), tuple(priority), bytes(hash_bytes))
+
+
+def cosine_dedup_item(record_id: str, vector, lsh: CosineLSH, priority: tuple = ()) -> DedupItem:
+    """An embedding's DedupItem (hyperplane band keys + the vector as signature)."""
+    return DedupItem(record_id, tuple(lsh.keys(vector)), tuple(priority), lsh.signature(vector))
+
+
+# ------------------------------------------------------------------------------ verifiers
+
+#: ``(head_sig, others, cfg) -> bool mask``: which of ``others`` (signature bytes, all of
+#: ``head_sig``'s length) are near duplicates of ``head_sig`` under ``cfg``. Vectorised.
+Verifier = Callable[[bytes, Sequence[bytes], Any], np.ndarray]
+
+
+def verify_minhash(head_sig: bytes, others: Sequence[bytes], cfg: MinHashConfig) -> np.ndarray:
+    """Estimated Jaccard (fraction of equal uint32 values) >= ``cfg.jaccard_threshold``."""
+    head = signature_from_bytes(head_sig)
+    mat = np.frombuffer(b"".join(others), dtype="<u4").reshape(len(others), head.size)
+    est = (mat == head[None, :]).mean(axis=1)
+    return est >= cfg.jaccard_threshold
+
+
+def verify_hamming(head_sig: bytes, others: Sequence[bytes], cfg: HammingConfig) -> np.ndarray:
+    """Hamming distance of the bit-packed hashes <= ``cfg.max_distance``."""
+    return hamming_distances(head_sig, others) <= cfg.max_distance
+
+
+def verify_cosine(head_sig: bytes, others: Sequence[bytes], cfg: CosineConfig) -> np.ndarray:
+    """Cosine of the vectors (``cfg.dtype``) >= ``cfg.cosine_threshold``."""
+    return cosine_similarities(head_sig, others, cfg.numpy_dtype) >= cfg.cosine_threshold
+
+
+VERIFIERS: dict[str, Verifier] = {"minhash": verify_minhash, "hamming": verify_hamming,
+                                  "cosine": verify_cosine}
+
+
+def register_verifier(kind: str, verifier: Verifier) -> None:
+    """Add a kind (its config needs ``kind``, ``verify_pairs``, ``max_bucket_size``,
+    ``cc_rounds``, ``bands`` and ``index_fingerprint()``). Use a module-level function: the
+    DoFn carries it to the workers by reference."""
+    VERIFIERS[kind] = verifier
+
+
+def config_kind(cfg: Any) -> str:
+    """The clustering kind of a config ("minhash" for MinHashConfig, else its ``kind``)."""
+    return getattr(cfg, "kind", "minhash")
+
+
+def verifier_for(cfg: Any) -> Verifier:
+    kind = config_kind(cfg)
+    try:
+        return VERIFIERS[kind]
+    except KeyError:
+        raise ValueError(f"no dedup verifier for kind {kind!r} (known: {sorted(VERIFIERS)})") from None
+
+
 # ---------------------------------------------------------------------------- buckets -> edges
 
 
@@ -96,18 +170,16 @@ def _emit_buckets(item: DedupItem) -> Iterator[tuple[int, tuple[Node, bytes | No
         yield key, (node, item.signature)
 
 
-def _verified(head_sig: bytes | None, others: list[bytes | None], threshold: float) -> np.ndarray:
-    """Which of ``others`` pass the estimated-Jaccard check against ``head_sig`` (a missing
-    signature on either side passes: the bucket collision is the only evidence)."""
+def _verified(head_sig: bytes | None, others: list[bytes | None], cfg: Any,
+              verify: Verifier | None = None) -> np.ndarray:
+    """Which of ``others`` pass the kind's check against ``head_sig`` (a missing signature on
+    either side, or one of another length, passes: the bucket collision is the only evidence)."""
     ok = np.ones(len(others), dtype=bool)
     if head_sig is None:
         return ok
-    head = signature_from_bytes(head_sig)
     idx = [i for i, s in enumerate(others) if s is not None and len(s) == len(head_sig)]
     if idx:
-        mat = np.frombuffer(b"".join(others[i] for i in idx), dtype="<u4").reshape(len(idx), head.size)
-        est = (mat == head[None, :]).mean(axis=1)
-        ok[idx] = est >= threshold
+        ok[idx] = (verify or verifier_for(cfg))(head_sig, [others[i] for i in idx], cfg)
     return ok
 
 
@@ -120,10 +192,14 @@ class BucketEdges(beam.DoFn):
     buckets are streamed in two passes over the grouped iterable: find the best member, then
     connect (verified) members to it; members that fail stay unconnected *through this
     bucket* (they have ``bands - 1`` other chances).
+
+    The check is the config's kind's verifier (``VERIFIERS``), vectorised over a star's
+    members (a streamed bucket: over chunks of ``STREAM_CHUNK``).
     """
 
-    def __init__(self, cfg: MinHashConfig) -> None:
+    def __init__(self, cfg: ClusterConfig) -> None:
         self.cfg = cfg
+        self.verify = verifier_for(cfg)
         self.buckets = Metrics.counter(NAMESPACE, "buckets_with_candidates")
         self.oversized = Metrics.counter(NAMESPACE, "oversized_buckets")
         self.rejected = Metrics.counter(NAMESPACE, "edges_rejected_by_verification")
@@ -146,7 +222,7 @@ class BucketEdges(beam.DoFn):
         rest = sorted(dict(members).items())  # one entry per node, best first
         while len(rest) > 1:
             (head, head_sig), others = rest[0], rest[1:]
-            ok = (_verified(head_sig, [s for _, s in others], self.cfg.jaccard_threshold)
+            ok = (_verified(head_sig, [s for _, s in others], self.cfg, self.verify)
                   if self.cfg.verify_pairs else np.ones(len(others), dtype=bool))
             for (node, _), good in zip(others, ok):
                 if good and not (node[0] == PUBLISHED and head[0] == PUBLISHED):
@@ -156,20 +232,24 @@ class BucketEdges(beam.DoFn):
 
     def _stream(self, members: Iterable[tuple[Node, bytes | None]]) -> Iterator[tuple[Node, Node]]:
         head, head_sig = min(members, key=lambda m: m[0])
-        for node, sig in members:  # GBK values are re-iterable; nothing is materialized
-            if node == head or (node[0] == PUBLISHED and head[0] == PUBLISHED):
-                continue
-            if self.cfg.verify_pairs and not _verified(head_sig, [sig], self.cfg.jaccard_threshold)[0]:
-                self.rejected.inc()
-                continue
-            yield node, head
+        # GBK values are re-iterable; only one chunk at a time is held.
+        todo = ((node, sig) for node, sig in members
+                if not (node == head or (node[0] == PUBLISHED and head[0] == PUBLISHED)))
+        while chunk := list(islice(todo, STREAM_CHUNK)):
+            ok = (_verified(head_sig, [s for _, s in chunk], self.cfg, self.verify)
+                  if self.cfg.verify_pairs else np.ones(len(chunk), dtype=bool))
+            self.rejected.inc(int((~ok).sum()))
+            for (node, _), good in zip(chunk, ok):
+                if good:
+                    yield node, head
 
 
 class CandidateEdges(beam.PTransform):
     """DedupItems (+ published (bucket_key, id) pairs) -> candidate edges (node, node)."""
 
-    def __init__(self, cfg: MinHashConfig, published_index: beam.PCollection | None = None) -> None:
+    def __init__(self, cfg: ClusterConfig, published_index: beam.PCollection | None = None) -> None:
         super().__init__()
+        verifier_for(cfg)  # an unknown kind fails at graph construction, not on a worker
         self.cfg, self.published_index = cfg, published_index
 
     def expand(self, items):
@@ -294,12 +374,15 @@ class NearDuplicates(beam.PTransform):
     representative. The representative is a published record if the cluster has one (it is
     already out), else the item with the lowest ``priority`` (then the smallest id).
 
+    ``config``: the kind's settings (``MinHashConfig`` for text, ``filters.lsh.HammingConfig``
+    for bit hashes, ``CosineConfig`` for embeddings): verifier, bucket guard, ``cc_rounds``.
     ``published_index``: optional PCollection of (bucket_key, published_id), e.g. from
     :class:`ReadDedupIndex`. Published ids never appear as duplicates.
     """
 
-    def __init__(self, config: MinHashConfig, published_index: beam.PCollection | None = None) -> None:
+    def __init__(self, config: ClusterConfig, published_index: beam.PCollection | None = None) -> None:
         super().__init__()
+        verifier_for(config)  # an unknown kind fails here, not on a worker
         self.config, self.published_index = config, published_index
 
     def expand(self, items):
@@ -340,8 +423,11 @@ def _split_joined(kv: tuple[str, dict[str, list]]) -> Iterator[Any]:
 # ------------------------------------------------------------------------- published index
 
 
-def _config_fingerprint(cfg: MinHashConfig) -> dict[str, Any]:
-    """The settings that must match for bucket keys to be comparable."""
+def _config_fingerprint(cfg: ClusterConfig) -> dict[str, Any]:
+    """The settings that must match for bucket keys to be comparable (MinHash: the fields
+    that indexes written before other kinds existed carry; other kinds name their kind)."""
+    if hasattr(cfg, "index_fingerprint"):
+        return cfg.index_fingerprint()
     return {"ngram": cfg.ngram, "bands": cfg.bands, "rows": cfg.rows, "seed": cfg.seed,
             "tokenization": cfg.tokenization}
 
@@ -413,7 +499,7 @@ class ReadDedupIndex(beam.PTransform):
     (the runs that committed a version), so a crashed run's index shards are ignored.
     """
 
-    def __init__(self, store: ObjectStore, dataset: str, config: MinHashConfig | None = None,
+    def __init__(self, store: ObjectStore, dataset: str, config: ClusterConfig | None = None,
                  probe: beam.PCollection | None = None, only_runs: set[str] | None = None) -> None:
         super().__init__()
         self.store, self.dataset, self.probe = store, dataset, probe
@@ -428,7 +514,7 @@ class ReadDedupIndex(beam.PTransform):
             if config is not None and listing["config"] != _config_fingerprint(config):
                 raise ValueError(f"dedup index of {dataset!r} (run {run}) was built with "
                                  f"{listing['config']}, not {_config_fingerprint(config)}; "
-                                 "use the same minhash settings or rebuild the index")
+                                 "use the same near-dedup settings or rebuild the index")
             if self.shards and listing["partition_bits"] != self.bits:
                 raise ValueError(f"dedup index of {dataset!r}: run {run} uses other partition bits")
             self.bits = int(listing["partition_bits"])
@@ -474,7 +560,7 @@ class _WritePartition(beam.DoFn):
 class _WriteRunList(beam.DoFn):
     """Write this run's list of index shards (its own key; later runs read it once committed)."""
 
-    def __init__(self, store: ObjectStore, dataset: str, run_id: str, config: MinHashConfig, bits: int) -> None:
+    def __init__(self, store: ObjectStore, dataset: str, run_id: str, config: ClusterConfig, bits: int) -> None:
         self.store, self.dataset, self.run_id, self.config, self.bits = store, dataset, run_id, config, bits
 
     def process(self, shards: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -493,7 +579,7 @@ class WriteDedupIndex(beam.PTransform):
     Call it once the run's version is committed, with the items that were kept.
     """
 
-    def __init__(self, store: ObjectStore, dataset: str, run_id: str, config: MinHashConfig,
+    def __init__(self, store: ObjectStore, dataset: str, run_id: str, config: ClusterConfig,
                  partition_bits: int = 8, row_group_rows: int = 8192) -> None:
         super().__init__()
         self.store, self.dataset, self.run_id, self.config = store, dataset, run_id, config
