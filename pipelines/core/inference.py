@@ -52,7 +52,6 @@ import hashlib
 import importlib.util
 import logging
 import os
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
