@@ -25,7 +25,7 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 
-from pipelines.plan import write_ledger
+from storage import ledger
 from storage.base import ObjectStore
 from storage.errors import ObjectNotFoundError, StoreError
 from storage.faults import checkpoint
@@ -105,7 +105,7 @@ class CommitRun(beam.DoFn):
         table_index: dict[str, list[dict]] = {}
         for name, info in tables:
             table_index.setdefault(name, []).append(info)
-        write_ledger(self.store, units, self.dataset, self.run_id)
+        ledger.write_entries(self.store, units, self.dataset, self.run_id)
         vs = VersionStore(self.store)
         manifest, seen = None, set(self.seen_runs)
         for attempt in range(COMMIT_ATTEMPTS):

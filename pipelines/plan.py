@@ -228,8 +228,3 @@ def plan_units(cfg: IngestConfig, store: ObjectStore,
         committed = committed_runs(VersionStore(store), cfg.dataset)
     todo, done = split_done(list_units(cfg, store), store, cfg.dataset, committed)
     return todo, [u.uri for u in done]
-
-
-def write_ledger(store: ObjectStore, units: list[dict[str, Any]], dataset: str, run_id: str) -> None:
-    """Record every unit of a run in the ledger (done before the manifest; see storage/ledger.py)."""
-    ledger.write_entries(store, units, dataset, run_id)
