@@ -27,8 +27,6 @@ no shared manifest to lose updates on). See docs/dedup.md.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
@@ -36,26 +34,20 @@ from typing import Any, NamedTuple, Union
 
 import apache_beam as beam
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 from apache_beam.metrics import Metrics
 
 from filters.lsh import (CosineConfig, CosineLSH, HammingConfig, HammingLSH, cosine_similarities,
                          hamming_distances)
 from filters.minhash import MinHashConfig, MinHasher, signature_from_bytes, signature_to_bytes
 from storage.base import ObjectStore
-from storage.errors import ObjectNotFoundError
-from storage.layout import index_prefix, index_run_list_key, index_run_prefix
-from storage.shards import json_bytes
+from storage.dedup_index import (PublishedIndex, index_table, partition_of, read_shard, shard_key,
+                                 write_run_index, write_shard)
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "kho_dedup"
 #: Nodes sort first by this flag: published records (0) always beat new ones (1).
 PUBLISHED, NEW = 0, 1
-INDEX_VERSION = 1
-INDEX_SCHEMA = pa.schema([("partition", pa.int32()), ("band", pa.int16()),
-                          ("band_hash", pa.int64()), ("id", pa.string())])
 #: Members of an oversized bucket verified per numpy call while it is streamed.
 STREAM_CHUNK = 1024
 
@@ -421,60 +413,7 @@ def _split_joined(kv: tuple[str, dict[str, list]]) -> Iterator[Any]:
 
 
 # ------------------------------------------------------------------------- published index
-
-
-def _config_fingerprint(cfg: ClusterConfig) -> dict[str, Any]:
-    """The settings that must match for bucket keys to be comparable (MinHash: the fields
-    that indexes written before other kinds existed carry; other kinds name their kind)."""
-    if hasattr(cfg, "index_fingerprint"):
-        return cfg.index_fingerprint()
-    return {"ngram": cfg.ngram, "bands": cfg.bands, "rows": cfg.rows, "seed": cfg.seed,
-            "tokenization": cfg.tokenization}
-
-
-def read_run_index(store: ObjectStore, dataset: str, run_id: str) -> dict[str, Any] | None:
-    """One run's index shard list (``index/<dataset>/runs/<run>/shards.json``), or None."""
-    try:
-        return json.loads(store.get_bytes(index_run_list_key(dataset, run_id)))
-    except ObjectNotFoundError:
-        return None
-
-
-def indexed_runs(store: ObjectStore, dataset: str) -> list[str]:
-    """Runs that wrote an index (one short listing; callers that know the committed runs pass them)."""
-    return store.list_children(f"{index_prefix(dataset)}/runs")
-
-
-def partition_of(bucket_key: int, bits: int) -> int:
-    """Index partition of a (signed 64-bit) bucket key: the top ``bits`` of its unsigned bits."""
-    return (int(bucket_key) & 0xFFFFFFFFFFFFFFFF) >> (64 - bits) if bits else 0
-
-
-def _read_shard(store: ObjectStore, key: str, probe: np.ndarray | None) -> Iterator[tuple[int, str]]:
-    """(band_hash, id) rows of one index shard; with ``probe`` (sorted int64), only row groups
-    whose [min, max] band_hash range can hold a probed key are read, then filtered."""
-    with store.open_read(key) as fh:
-        pf = pq.ParquetFile(pa.BufferReader(fh.read()))
-        groups = range(pf.num_row_groups)
-        if probe is not None:
-            col = pf.schema_arrow.get_field_index("band_hash")
-            keep = []
-            for g in groups:
-                st = pf.metadata.row_group(g).column(col).statistics
-                if st is None or not st.has_min_max:
-                    keep.append(g)
-                    continue
-                lo, hi = np.searchsorted(probe, [np.int64(st.min), np.int64(st.max)], side="left")
-                if hi > lo or (hi < probe.size and probe[hi] == np.int64(st.max)):
-                    keep.append(g)
-            groups = keep
-        for g in groups:
-            tbl = pf.read_row_group(g, columns=["band_hash", "id"])
-            hashes = tbl.column("band_hash").to_numpy()
-            ids = tbl.column("id").to_pylist()
-            mask = np.isin(hashes, probe) if probe is not None else np.ones(len(ids), dtype=bool)
-            for i in np.flatnonzero(mask):
-                yield int(hashes[i]), ids[i]
+# The index's storage format lives in storage/dedup_index.py (no Beam); here only transforms.
 
 
 class _ProbePartition(beam.DoFn):
@@ -485,7 +424,7 @@ class _ProbePartition(beam.DoFn):
         part, keys = element
         probe = np.unique(np.fromiter(keys, dtype=np.int64))
         for key in self.shards.get(part, []):
-            yield from _read_shard(self.store, key, probe)
+            yield from read_shard(self.store, key, probe)
 
 
 class ReadDedupIndex(beam.PTransform):
@@ -503,32 +442,17 @@ class ReadDedupIndex(beam.PTransform):
                  probe: beam.PCollection | None = None, only_runs: set[str] | None = None) -> None:
         super().__init__()
         self.store, self.dataset, self.probe = store, dataset, probe
-        self.shards: dict[int, list[str]] = {}
-        self.bits = 0
-        runs = sorted(indexed_runs(store, dataset) if only_runs is None else only_runs)
-        for run in runs:
-            # Index shards of a run count only once that run committed a version.
-            listing = read_run_index(store, dataset, run)
-            if listing is None:
-                continue
-            if config is not None and listing["config"] != _config_fingerprint(config):
-                raise ValueError(f"dedup index of {dataset!r} (run {run}) was built with "
-                                 f"{listing['config']}, not {_config_fingerprint(config)}; "
-                                 "use the same near-dedup settings or rebuild the index")
-            if self.shards and listing["partition_bits"] != self.bits:
-                raise ValueError(f"dedup index of {dataset!r}: run {run} uses other partition bits")
-            self.bits = int(listing["partition_bits"])
-            for s in listing["shards"]:
-                self.shards.setdefault(int(s["partition"]), []).append(s["key"])
+        index = PublishedIndex.load(store, dataset, only_runs, config)
+        self.shards, self.bits = index.shards, index.bits
 
     def expand(self, pbegin):
         if self.probe is None:
-            keys = sorted(k for ks in self.shards.values() for k in ks)
+            keys = PublishedIndex(self.shards, self.bits).keys()
             store = self.store
             return (pbegin
                     | "IndexShards" >> beam.Create(keys)
                     | "SpreadShards" >> beam.Reshuffle()
-                    | "ReadShards" >> beam.FlatMap(lambda k: _read_shard(store, k, None)))
+                    | "ReadShards" >> beam.FlatMap(lambda k: read_shard(store, k, None)))
         bits = self.bits
         return (self.probe
                 | "ProbeByPartition" >> beam.Map(lambda k: (partition_of(k, bits), int(k)))
@@ -542,19 +466,8 @@ class _WritePartition(beam.DoFn):
 
     def process(self, element: tuple[int, Iterable[tuple[int, int, str]]]) -> Iterator[dict[str, Any]]:
         part, rows = element
-        rows = sorted(rows, key=lambda r: (r[1], r[2]))
-        table = pa.table({"partition": pa.array([part] * len(rows), pa.int32()),
-                          "band": pa.array([r[0] for r in rows], pa.int16()),
-                          "band_hash": pa.array([r[1] for r in rows], pa.int64()),
-                          "id": pa.array([r[2] for r in rows], pa.string())}, schema=INDEX_SCHEMA)
-        key = f"{index_run_prefix(self.dataset, self.run_id)}/part-{part:05d}.parquet"
-        buf = pa.BufferOutputStream()
-        # Small row groups: a probe reads only the groups whose band_hash range can match.
-        pq.write_table(table, buf, compression="zstd", row_group_size=self.rg)
-        data = buf.getvalue().to_pybytes()
-        self.store.put_bytes(key, data, "application/vnd.apache.parquet")
-        yield {"key": key, "partition": part, "rows": len(rows), "bytes": len(data),
-               "sha256": hashlib.sha256(data).hexdigest(), "run_id": self.run_id}
+        yield write_shard(self.store, shard_key(self.dataset, self.run_id, part),
+                          index_table(part, rows), self.rg, self.run_id)
 
 
 class _WriteRunList(beam.DoFn):
@@ -564,12 +477,7 @@ class _WriteRunList(beam.DoFn):
         self.store, self.dataset, self.run_id, self.config, self.bits = store, dataset, run_id, config, bits
 
     def process(self, shards: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        listing = {"version": INDEX_VERSION, "dataset": self.dataset, "run_id": self.run_id,
-                   "config": _config_fingerprint(self.config), "partition_bits": self.bits,
-                   "shards": sorted(shards, key=lambda s: s["key"])}
-        self.store.put_bytes(index_run_list_key(self.dataset, self.run_id), json_bytes(listing),
-                             "application/json")
-        yield listing
+        yield write_run_index(self.store, self.dataset, self.run_id, self.config, self.bits, shards)
 
 
 class WriteDedupIndex(beam.PTransform):

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.dedup import INDEX_SCHEMA, _read_shard, read_run_index
+from storage.dedup_index import INDEX_SCHEMA, read_run_index, read_shard
 from storage.base import ObjectStore
 from storage.layout import index_run_list_key
 from storage.shards import ShardInfo, json_bytes, write_parquet_object
@@ -51,11 +51,11 @@ def concurrent_duplicates(store: ObjectStore, dataset: str, run_id: str,
         keys = theirs.get(int(shard["partition"]))
         if not keys:
             continue
-        mine = list(_read_shard(store, shard["key"], None))
+        mine = list(read_shard(store, shard["key"], None))
         probe = np.unique(np.array([h for h, _ in mine], dtype=np.int64))
         other: dict[int, str] = {}
         for key in keys:
-            for h, rid in _read_shard(store, key, probe):
+            for h, rid in read_shard(store, key, probe):
                 if h not in other or rid < other[h]:
                     other[h] = rid
         for h, rid in mine:

@@ -18,8 +18,8 @@ from filters.lsh import (CosineConfig, CosineLSH, HammingConfig, HammingLSH, cos
                          hamming_distances, hash_to_bytes, hyperplanes)
 from filters.minhash import MinHashConfig
 from pipelines.dedup import (VERIFIERS, DedupItem, NearDuplicates, ReadDedupIndex, WriteDedupIndex, _verified,
-                             config_kind, cosine_dedup_item, hamming_dedup_item, index_run_list_key,
-                             verifier_for)
+                             config_kind, cosine_dedup_item, hamming_dedup_item, verifier_for)
+from storage.layout import index_run_list_key
 from storage.local import LocalStore
 from tests.test_dedup_pipeline import ONE, TWO, run_pairs
 

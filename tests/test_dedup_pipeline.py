@@ -13,8 +13,9 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from filters.minhash import MinHashConfig, MinHasher, signature_to_bytes
-from pipelines.dedup import (DedupItem, NearDuplicates, ReadDedupIndex, WriteDedupIndex, index_run_list_key,
+from pipelines.dedup import (DedupItem, NearDuplicates, ReadDedupIndex, WriteDedupIndex,
                              text_dedup_item)
+from storage.layout import index_run_list_key
 from storage.local import LocalStore
 
 ONE = ["--runner=FnApiRunner"]

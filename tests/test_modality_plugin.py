@@ -16,6 +16,7 @@ import pytest
 
 from pipelines.config import BaseIngestConfig, SourceConfig, load_ingest_config
 from pipelines.core import Modality, ModalitySchemas, register_modality
+from pipelines.core.inference import AnnotateWithModel, KhoModelHandler
 from pipelines.ingest import run_ingest
 from pipelines.records import quarantine_row, record_id
 from schemas.config import ConfigError
@@ -136,3 +137,65 @@ def test_an_unknown_modality_names_the_known_ones(tmp_path: Path) -> None:
                                "sources": [{"name": "s", "format": "jsonl", "paths": ["a"]}]}))
     with pytest.raises(ConfigError, match="unknown modality 'smell'.*text"):
         load_ingest_config(cfg)
+
+
+# ---------------------------------------------------------------- a modality with a model stage
+
+class VowelModel(KhoModelHandler):
+    """A "model" that counts vowels per line; a line holding "BOOM" cannot be preprocessed."""
+
+    name = "vowel-counter"
+
+    def load(self, device: str) -> Any:
+        return set("aeiouy")
+
+    def preprocess(self, record: dict[str, Any]) -> str:
+        if "BOOM" in record["text"]:
+            raise ValueError("this line cannot be fed to the model")
+        return record["text"].lower()
+
+    def predict(self, model: Any, batch: list[str]) -> list[int]:
+        return [sum(ch in model for ch in text) for text in batch]
+
+
+class ScoredLinesConfig(LinesConfig):
+    modality: Literal["scoredlines"] = "scoredlines"
+    min_vowels: int = 4
+
+
+class ScoredLinesModality(LinesModality):
+    name = "scoredlines"
+    config_model = ScoredLinesConfig
+
+    def model_stages(self, cfg):
+        return [("Vowels", AnnotateWithModel(VowelModel(max_batch_size=2), field="vowels"))]
+
+    def decide(self, cfg):
+        def rule(rec: dict[str, Any]) -> dict[str, Any]:
+            low = [] if rec["vowels"] >= cfg.min_vowels else ["lines:few_vowels"]
+            return {**rec, "reasons": [*rec["reasons"], *low]}
+        return rule
+
+
+register_modality(ScoredLinesModality())
+
+
+def test_model_stages_run_before_the_decision_and_their_failures_are_quarantined(tmp_path: Path) -> None:
+    lines = [b"xin chao ca nha", b"ok", b"BOOM goes the line", b"mot dong khac nua", b"brrr pffft", b"tam biet"]
+    data = tmp_path / "s.txt"
+    data.write_bytes(b"\n".join(lines) + b"\n")
+    cfg = ScoredLinesConfig(dataset="scored", sources=[{"name": "notes", "format": "lines", "paths": [str(data)]}],
+                            min_chars=3, min_vowels=3)
+    store = LocalStore(tmp_path / "store")
+    result = run_ingest(cfg, store)
+    totals = result.stats["totals"]
+    assert (totals["inputs"], totals["kept"], totals["rejected"], totals["quarantined"]) == (6, 3, 2, 1)
+    assert totals["reconciles"]
+    # "ok" fails the annotator's rule and the model's; "brrr pffft" only the model's.
+    assert result.stats["rejected_by_reason"] == {"lines:too_short": 1, "lines:few_vowels": 2}
+    q = pads.dataset(str(store.root / f"runs/{result.run_id}/quarantine"), format="parquet").to_table()
+    assert q.column("pointer").to_pylist() == ["line:3"]
+    assert "cannot be fed to the model" in q.column("message")[0].as_py()
+    vs = VersionStore(store)
+    kept = pads.dataset([str(store.root / s.key) for s in vs.shards(vs.manifest("scored@latest"))]).to_table()
+    assert sorted(kept.column("text").to_pylist()) == ["mot dong khac nua", "tam biet", "xin chao ca nha"]

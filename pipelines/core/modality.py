@@ -65,6 +65,19 @@ class Modality(abc.ABC):
     def schemas(self, cfg: Any) -> ModalitySchemas:
         """Schemas of the kept shards and the run tables."""
 
+    def model_stages(self, cfg: Any) -> list[tuple[str, beam.PTransform]]:
+        """Model stages run on the annotated records before the decision, in order, as
+        (label, transform). Each transform returns
+        :class:`pipelines.core.inference.ModelOutputs` (``annotated``, ``quarantine``), which
+        is what :class:`~pipelines.core.inference.AnnotateWithModel` returns: a modality only
+        writes a ``KhoModelHandler`` per model. Failed records join the run's quarantine."""
+        return []
+
+    def decide(self, cfg: Any) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+        """A function run on every record after the model stages that adds the rules it fails
+        on model signals to ``reasons`` (None: the annotator's ``reasons`` stand)."""
+        return None
+
     def dedup_items(self, cfg: Any) -> beam.DoFn | None:
         """A DoFn: kept record -> :class:`pipelines.dedup.DedupItem` for near-duplicate
         clustering, or None when the config turns near dedup off."""

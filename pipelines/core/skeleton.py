@@ -1,6 +1,7 @@
 """The ingest skeleton every modality runs through (Beam, any runner).
 
-    plan units (driver) -> read (modality readers) -> annotate (modality DoFn) -> decide
+    plan units (driver) -> read (modality readers) -> annotate (modality DoFn)
+    -> model stages (RunInference with the modality's handlers) -> decide
     -> exact dedup -> near dedup (shared clustering, against the run and the published index)
     -> write kept shards + run tables -> stats -> commit -> report
 
@@ -73,6 +74,21 @@ def add_near_dedup(p: beam.Pipeline, unique, modality: Modality, cfg: Any, store
     return split.unique, split.duplicates, index
 
 
+def apply_model_stages(records, modality: Modality, cfg: Any):
+    """The modality's model stages (RunInference), then its post-model decision.
+
+    Returns (records, [quarantine PCollections]); with no stages the records pass untouched."""
+    quarantines = []
+    for label, stage in modality.model_stages(cfg):
+        out = records | f"Model{label}" >> stage
+        records = out.annotated
+        quarantines.append(out.quarantine)
+    decide = modality.decide(cfg)
+    if decide is not None:
+        records = records | "DecideOnModels" >> beam.Map(decide)
+    return records, quarantines
+
+
 def build_ingest_pipeline(p: beam.Pipeline, modality: Modality, cfg: Any, store: ObjectStore,
                           units: list[dict], run_id: str, code_version: str,
                           progress_dir: str | None = None, committed_runs: set[str] | None = None) -> None:
@@ -90,7 +106,8 @@ def build_ingest_pipeline(p: beam.Pipeline, modality: Modality, cfg: Any, store:
     read = unit_pc | "ReadUnits" >> ReadUnits(store, progress_dir, modality.readers())
     annotated = read.records | "Annotate" >> beam.ParDo(
         modality.annotator(cfg, run_id, code_version)).with_outputs("quarantine", main="annotated")
-    keep, rejected = annotated.annotated | "Decide" >> beam.Partition(
+    scored, model_quarantine = apply_model_stages(annotated.annotated, modality, cfg)
+    keep, rejected = scored | "Decide" >> beam.Partition(
         lambda r, _n: 0 if not r["reasons"] else 1, 2)
     if cfg.dedup.exact:
         dd = keep | "ExactDedup" >> ExactDedup(keep_rule)
@@ -103,7 +120,8 @@ def build_ingest_pipeline(p: beam.Pipeline, modality: Modality, cfg: Any, store:
         unique, near, index_done = add_near_dedup(p, unique, modality, cfg, store, run_id,
                                                   committed_runs or set())
         duplicates = (duplicates, near) | "AllDuplicates" >> beam.Flatten()
-    quarantine = (read.quarantine, annotated.quarantine) | "AllQuarantine" >> beam.Flatten()
+    quarantine = ((read.quarantine, annotated.quarantine, *model_quarantine)
+                  | "AllQuarantine" >> beam.Flatten())
 
     shards = unique | "WriteKept" >> WriteTable(
         store, shard_prefix(cfg.dataset, modality.name, run_id), schemas.kept,
