@@ -27,6 +27,48 @@ log = logging.getLogger(__name__)
 RECORDS, QUARANTINE, INPUTS = "records", "quarantine", "inputs"
 
 
+class InputOpener:
+    """Reads files that belong with a work unit's input: a sidecar beside it (``x.txt`` next
+    to ``x.jpg``) or a file a list row names. A name is relative to the input's folder (local
+    or in the store), an absolute local path, or ``store:KEY``. Readers that need it say so
+    with a ``uses_opener = True`` attribute and get it as ``opener=``."""
+
+    def __init__(self, store: ObjectStore, unit: dict[str, Any]) -> None:
+        self.store, self.unit = store, unit
+
+    def locate(self, name: str) -> tuple[str, str]:
+        """("local" | "store", path or key) of ``name``."""
+        if name.startswith("store:"):
+            return "store", name[len("store:"):]
+        if self.unit["location"] == "local":
+            return "local", os.path.join(os.path.dirname(self.unit["path"]), name)
+        if name.startswith("/") or ".." in name.split("/"):
+            raise ValueError(f"{name!r}: a name beside a store input must stay inside its prefix")
+        folder = self.unit["path"].rsplit("/", 1)[0] if "/" in self.unit["path"] else ""
+        return "store", f"{folder}/{name}" if folder else name
+
+    def sibling(self, suffix: str) -> str:
+        """The name of the file beside the input with its extension replaced by ``suffix``."""
+        base = os.path.basename(self.unit["path"])
+        stem = base.rsplit(".", 1)[0] if "." in base else base
+        return stem + suffix
+
+    def read(self, name: str, max_bytes: int) -> bytes | None:
+        """The file's bytes (None when it does not exist); over ``max_bytes`` raises ValueError."""
+        from storage.errors import ObjectNotFoundError
+
+        where, path = self.locate(name)
+        try:
+            fh = open(path, "rb") if where == "local" else self.store.open_read(path)
+        except (FileNotFoundError, NotADirectoryError, ObjectNotFoundError):
+            return None
+        with fh:
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise ValueError(f"{name}: larger than {max_bytes} bytes")
+        return data
+
+
 class _ReadUnit(beam.DoFn):
     """Read one work unit; every outcome is a record or a quarantine row.
 
@@ -51,8 +93,9 @@ class _ReadUnit(beam.DoFn):
             n += 1
             yield beam.pvalue.TaggedOutput(QUARANTINE, self._open_failure(unit, exc))
         else:
+            extra = {"opener": InputOpener(self.store, unit)} if getattr(reader, "uses_opener", False) else {}
             with fh:
-                for kind, row in reader(fh, unit["uri"], source):
+                for kind, row in reader(fh, unit["uri"], source, **extra):
                     n += 1
                     yield beam.pvalue.TaggedOutput(RECORDS if kind == "record" else QUARANTINE, row)
         yield beam.pvalue.TaggedOutput(INPUTS, {"kind": "input", "source": source["name"], "n": n})

@@ -69,6 +69,12 @@ class SourceConfig(_Strict):
         "invalid bytes go to quarantine."))
 
 
+    def accepts(self, uri: str) -> bool:
+        """Whether a file the paths matched is an input of this source (a modality can skip
+        files that travel with its inputs, such as an image folder's caption sidecars)."""
+        return True
+
+
 class TextSourceConfig(SourceConfig):
     """A source of the text modality: its format is one of the text readers."""
 

@@ -198,6 +198,7 @@ def list_units(cfg: IngestConfig, store: ObjectStore) -> list[WorkUnit]:
     for src in cfg.sources:
         inputs = [("local", *i) for i in _local_inputs(src, cfg.base_dir)]
         inputs += [("store", *i) for i in _store_inputs(src, store)]
+        inputs = [i for i in inputs if src.accepts(i[1])]  # e.g. an image folder's sidecars
         if not inputs:
             raise NoInputsError(f"source {src.name!r}: its paths matched no inputs")
         for location, uri, path, size, fp in inputs:

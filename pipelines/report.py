@@ -148,10 +148,21 @@ def _examples(stats: dict[str, Any]) -> str:
         items = []
         for e in examples:
             body = excerpt(e.get("text") or e.get("message") or "")
-            items.append(f"<li><code>{html.escape(e['source'])} {html.escape(e['pointer'])}</code> "
+            thumb = e.get("thumb") or ""
+            img = (f'<img class=thumb src="{html.escape(thumb)}" alt="published (blurred) image"> '
+                   if thumb.startswith("data:image/") else "")
+            items.append(f"<li>{img}<code>{html.escape(e['source'])} {html.escape(e['pointer'])}</code> "
                          f"<span class=ex>{html.escape(body)}</span></li>")
         parts.append(f"<h3>{html.escape(reason)}</h3><ul>{''.join(items)}</ul>")
     return "".join(parts)
+
+
+def _models(modality, stats: dict[str, Any]) -> str:
+    """The models (and weights) the run's config ran, as the modality describes them."""
+    lines = modality.model_lines(stats.get("config", {}))
+    if not lines:
+        return ""
+    return "<h2>Models that ran</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>"
 
 
 def _counts_note(stats: dict[str, Any]) -> str:
@@ -188,14 +199,16 @@ def render_report(stats: dict[str, Any], modality_plots: list[str] | None = None
     """The whole report as an HTML string: the core's sections (accounting, funnel, reasons,
     PII, quarantine, examples) and the plots of the run's modality (from its config when
     ``modality_plots`` is not given)."""
-    if modality_plots is None:
-        from pipelines.core.modality import get_modality
+    from pipelines.core.modality import get_modality
 
-        modality_plots = get_modality(stats.get("config", {}).get("modality", "text")).report_plots(stats)
+    modality = get_modality(stats.get("config", {}).get("modality", "text"))
+    if modality_plots is None:
+        modality_plots = modality.report_plots(stats)
+    funnel_stages = list(modality.funnel)
     t = stats["totals"]
     plots = []
     funnel = stats.get("funnel", {})
-    plots.append(bar_chart(list(FUNNEL), [funnel.get(s, 0) for s in FUNNEL], "Records reaching each stage",
+    plots.append(bar_chart(funnel_stages, [funnel.get(s, 0) for s in funnel_stages], "Records reaching each stage",
                            xlabel="pipeline stage", ylabel="documents"))
     all_reasons = stats.get("rejected_by_reason", {})
     reasons = sorted(all_reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:15]
@@ -216,7 +229,7 @@ def render_report(stats: dict[str, Any], modality_plots: list[str] | None = None
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}td:first-child{{text-align:left}}
 .plots{{display:flex;flex-wrap:wrap;gap:12px}}.plots>div{{flex:0 0 auto}}.ex{{color:#333}}.note{{color:#555}}
-li{{margin-bottom:.4em}}code{{background:#f3f3f3}}</style></head><body>
+li{{margin-bottom:.4em}}code{{background:#f3f3f3}}img.thumb{{height:72px;vertical-align:middle;margin-right:6px}}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>dataset <b>{html.escape(str(stats.get('dataset', '')))}</b> version <b>{html.escape(str(stats.get('version', '')))}</b>,
 code {html.escape(str(stats.get('code_version', '')))}, {stats.get('units', 0)} input files, {stats.get('shards', 0)} shards.</p>
@@ -229,6 +242,7 @@ code {html.escape(str(stats.get('code_version', '')))}, {stats.get('units', 0)} 
 dropped before quality scoring (language) have no quality signals. Dashed lines are the
 thresholds of rules that can reject; rules that are off are not drawn.</p>
 <div class="plots">{''.join(f'<div>{p}</div>' for p in plots)}</div>
+{_models(modality, stats)}
 <h2>Quarantined by error</h2><p>{html.escape(', '.join(f'{k}: {v}' for k, v in stats.get('quarantined_by_error', {}).items()) or 'none')}</p>
 <h2>Examples per reason</h2>{_examples(stats)}
 </body></html>"""

@@ -167,7 +167,7 @@ class ScoredLinesModality(LinesModality):
     name = "scoredlines"
     config_model = ScoredLinesConfig
 
-    def model_stages(self, cfg):
+    def model_stages(self, cfg, store):
         return [("Vowels", AnnotateWithModel(VowelModel(max_batch_size=2), field="vowels"))]
 
     def decide(self, cfg):

@@ -50,6 +50,8 @@ class Modality(abc.ABC):
     #: "parquet" (kept records as Parquet shards) or "webdataset" (tars + Parquet index, through
     #: :meth:`to_sample`).
     writer: ClassVar[str] = "parquet"
+    #: The funnel's stages in order, as :meth:`stages` names them (the report's funnel chart).
+    funnel: ClassVar[tuple[str, ...]] = ("read", "decoded", "accepted", "unique")
 
     @abc.abstractmethod
     def readers(self) -> dict[str, Reader]:
@@ -65,12 +67,13 @@ class Modality(abc.ABC):
     def schemas(self, cfg: Any) -> ModalitySchemas:
         """Schemas of the kept shards and the run tables."""
 
-    def model_stages(self, cfg: Any) -> list[tuple[str, beam.PTransform]]:
+    def model_stages(self, cfg: Any, store: Any) -> list[tuple[str, beam.PTransform]]:
         """Model stages run on the annotated records before the decision, in order, as
         (label, transform). Each transform returns
         :class:`pipelines.core.inference.ModelOutputs` (``annotated``, ``quarantine``), which
         is what :class:`~pipelines.core.inference.AnnotateWithModel` returns: a modality only
-        writes a ``KhoModelHandler`` per model. Failed records join the run's quarantine."""
+        writes a ``KhoModelHandler`` per model. Failed records join the run's quarantine.
+        ``store`` is the run's object store (for weights kept there as ``store:KEY``)."""
         return []
 
     def decide(self, cfg: Any) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
@@ -105,6 +108,16 @@ class Modality(abc.ABC):
     def example_text(self, rec: dict[str, Any]) -> str:
         """A short human-readable excerpt of a record for the report's examples."""
         return ""
+
+    def example_media(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """Small media for the report's examples, e.g. ``{"thumb": "data:image/jpeg;base64,..."}``
+        (a thumbnail of the published, privacy-scrubbed content only, never the raw input)."""
+        return {}
+
+    def model_lines(self, config: dict[str, Any]) -> list[str]:
+        """One line per model the run's config ran (name, weights, their hash), for the report:
+        it must say plainly which weights produced the signals."""
+        return []
 
     def report_plots(self, stats: dict[str, Any]) -> list[str]:
         """Extra SVG plots for the run report."""
@@ -146,7 +159,7 @@ def get_modality(name: str) -> Modality:
 
 
 #: Built-in modality packages, imported lazily (so text alone does not import image code).
-BUILTIN = {"text": "pipelines.text"}
+BUILTIN = {"text": "pipelines.text", "image": "pipelines.image.modality"}
 
 
 def _import_builtin(name: str) -> None:

@@ -38,6 +38,7 @@ def outcome_event(modality: Modality, outcome: str, rec: dict[str, Any]) -> dict
         example["message"] = rec["message"]
     else:
         example["text"] = modality.example_text(rec)[:EXAMPLE_CHARS]
+        example.update(modality.example_media(rec))
         event["sample"] = {"outcome": outcome, **modality.sample(rec)}
     event["example"] = example
     return event
@@ -74,12 +75,12 @@ def add_near_dedup(p: beam.Pipeline, unique, modality: Modality, cfg: Any, store
     return split.unique, split.duplicates, index
 
 
-def apply_model_stages(records, modality: Modality, cfg: Any):
+def apply_model_stages(records, modality: Modality, cfg: Any, store: ObjectStore | None = None):
     """The modality's model stages (RunInference), then its post-model decision.
 
     Returns (records, [quarantine PCollections]); with no stages the records pass untouched."""
     quarantines = []
-    for label, stage in modality.model_stages(cfg):
+    for label, stage in modality.model_stages(cfg, store):
         out = records | f"Model{label}" >> stage
         records = out.annotated
         quarantines.append(out.quarantine)
@@ -106,7 +107,7 @@ def build_ingest_pipeline(p: beam.Pipeline, modality: Modality, cfg: Any, store:
     read = unit_pc | "ReadUnits" >> ReadUnits(store, progress_dir, modality.readers())
     annotated = read.records | "Annotate" >> beam.ParDo(
         modality.annotator(cfg, run_id, code_version)).with_outputs("quarantine", main="annotated")
-    scored, model_quarantine = apply_model_stages(annotated.annotated, modality, cfg)
+    scored, model_quarantine = apply_model_stages(annotated.annotated, modality, cfg, store)
     keep, rejected = scored | "Decide" >> beam.Partition(
         lambda r, _n: 0 if not r["reasons"] else 1, 2)
     if cfg.dedup.exact:

@@ -22,6 +22,7 @@ class TextModality(Modality):
     name = "text"
     config_model = IngestConfig
     writer = "parquet"
+    funnel = ("read", "decoded", "language", "quality", "unique")
 
     def readers(self):
         return dict(READERS)
