@@ -31,6 +31,12 @@ class ObjectInfo:
     modified: datetime
 
 
+def check_range(start: int, length: int) -> None:
+    """Refuse a byte range no store can serve: ``get_range`` takes ``start, length >= 0``."""
+    if start < 0 or length < 0:
+        raise ValueError(f"invalid byte range start={start} length={length}: both must be >= 0")
+
+
 def check_key(key: str) -> str:
     """Return ``key`` if it is a safe relative object key, else raise InvalidKeyError."""
     if not key or key.startswith("/") or "\\" in key:
@@ -76,6 +82,15 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def open_read(self, key: str) -> BinaryIO:
         """Return a streaming reader over the object (close it when done)."""
+
+    @abc.abstractmethod
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """Return ``length`` bytes of the object from byte ``start``: one ranged read, so a
+        reader can take a few members of a large tar without fetching all of it.
+
+        Fewer bytes come back only where the object ends first (none from ``start`` at or past
+        the end), so callers compare the length they got. Raises ObjectNotFoundError if the
+        object is absent and ValueError for a negative ``start`` or ``length``."""
 
     @abc.abstractmethod
     def download(self, key: str, path: Path) -> None:

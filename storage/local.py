@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-from storage.base import ObjectInfo, ObjectStore, check_key
+from storage.base import ObjectInfo, ObjectStore, check_key, check_range
 from storage.errors import ObjectNotFoundError
 
 _TMP_PREFIX = ".kho-tmp-"
@@ -92,6 +92,12 @@ class LocalStore(ObjectStore):
             return open(self._path(key), "rb")
         except FileNotFoundError:
             raise ObjectNotFoundError(f"no object {key!r} in {self.uri}") from None
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        check_range(start, length)
+        with self.open_read(key) as fh:
+            fh.seek(start)
+            return fh.read(length)
 
     def download(self, key: str, path: Path) -> None:
         with self.open_read(key) as src, open(path, "wb") as dst:

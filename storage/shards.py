@@ -176,15 +176,21 @@ class ParquetShardWriter:
         self._writer, self._spool = None, None
 
 
+#: One tar member as the index records it: where its data lies in the tar, and the sha256
+#: of that data, so a reader that range-reads only some members can still verify them
+#: (indexes written before ``sha256`` was added lack the field: readers fall back to the tar).
+WDS_MEMBER = pa.struct([
+    pa.field("name", pa.string()),
+    pa.field("offset", pa.int64()),
+    pa.field("size", pa.int64()),
+    pa.field("sha256", pa.string()),
+])
+
 #: Columns every WebDataset index has; callers add their own metadata columns.
 WDS_INDEX_BASE = pa.schema([
     pa.field("key", pa.string(), nullable=False),
     pa.field("shard", pa.string(), nullable=False),
-    pa.field("members", pa.list_(pa.struct([
-        pa.field("name", pa.string()),
-        pa.field("offset", pa.int64()),
-        pa.field("size", pa.int64()),
-    ])), nullable=False),
+    pa.field("members", pa.list_(WDS_MEMBER), nullable=False),
 ])
 
 
@@ -200,9 +206,9 @@ class WebDatasetShardWriter:
     """Writes samples (``key`` plus members by extension) into tar shards, with an index.
 
     Each ``{basename}-{n}.tar`` gets a ``{basename}-{n}.parquet`` index with one row per
-    sample: its key, every member's name, byte offset of the member's data in the tar and
-    its size, and the metadata columns, so readers can filter without opening the tar and
-    seek straight to a member.
+    sample: its key, every member's name, byte offset of the member's data in the tar, its
+    size and sha256, and the metadata columns, so readers can filter without opening the tar,
+    seek straight to a member and verify what they read.
     """
 
     def __init__(
@@ -243,7 +249,8 @@ class WebDatasetShardWriter:
             self._tar.addfile(info, io.BytesIO(data))
             data_end = self._tar.offset
             padded = -(-len(data) // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
-            placed.append({"name": info.name, "offset": data_end - padded, "size": len(data)})
+            placed.append({"name": info.name, "offset": data_end - padded, "size": len(data),
+                           "sha256": hashlib.sha256(data).hexdigest()})
         row = {"key": key, "shard": self._shard_key("tar"), "members": placed}
         row.update(metadata or {})
         self._index_rows.append(row)
