@@ -352,6 +352,7 @@ def gc(store: StoreOpt = None,
 
 
 SAMPLE_CONFIG = Path(__file__).parent / "configs" / "sample.yaml"
+IMAGE_SAMPLE_CONFIG = Path(__file__).parent / "configs" / "image_sample.yaml"
 
 
 def _print_summary(result, store) -> None:
@@ -499,22 +500,61 @@ def ingest(ctx: typer.Context,
 
 
 @app.command()
-def demo(store: StoreOpt = None, create_bucket: CreateBucketOpt = False) -> None:
-    """Ingest the bundled Vietnamese sample into the store, then verify the version."""
+def demo(store: StoreOpt = None, create_bucket: CreateBucketOpt = False,
+         work: Annotated[Path, typer.Option(help="Where the generated image samples and demo CLIP "
+                                            "weights are written (reused by later demos).")] = Path(".kho/demo"),
+         image: Annotated[bool, typer.Option(help="Also run the image demo (about a minute on 2 cores).")] = True,
+         ) -> None:
+    """Ingest the bundled Vietnamese text sample and the generated image sample into the store,
+    then verify both versions."""
+    result, st = _ingest(SAMPLE_CONFIG, store, [], create_bucket)
+    _verify_demo(st, "vi-text-sample")
+    console.print("next: `kho datasets show vi-text-sample`, "
+                  "`kho pull vi-text-sample ./demo-out --where \"lang_score >= 0.9\"`")
+    if image:
+        config = _prepare_image_demo(work)
+        _ingest(config, store, [], create_bucket)
+        _verify_demo(st, "vi-image-sample")
+        console.print("next: `kho pull vi-image-sample ./demo-images --where \"faces >= 1\"` "
+                      "(WebDataset tars with only the matching samples)")
+
+
+def _verify_demo(st, dataset: str) -> None:
     from storage.verify import verify_version
 
-    result, st = _ingest(SAMPLE_CONFIG, store, [], create_bucket)
     vs = VersionStore(st)
-    m = vs.manifest("vi-text-sample@latest")
+    m = vs.manifest(f"{dataset}@latest")
     report = verify_version(vs, m)
     if not report.ok:
         for key, problem in report.problems:
             err_console.print(f"[red]BAD[/] {key}: {problem}")
         raise typer.Exit(1)
-    console.print(f"[green]verified[/] vi-text-sample@{m.version}: {report.shards_checked} shards, "
+    console.print(f"[green]verified[/] {dataset}@{m.version}: {report.shards_checked} shards, "
                   f"{m.total_rows:,} rows, merkle root {m.merkle_root[:16]}…")
-    console.print("next: `kho datasets show vi-text-sample`, "
-                  "`kho pull vi-text-sample ./demo-out --where \"lang_score >= 0.9\"`")
+
+
+def _prepare_image_demo(work: Path) -> Path:
+    """Write the sample images, the demo CLIP weights (once) and the config into ``work``."""
+    from pipelines.image.clip import make_test_weights
+    from pipelines.image.samples import make_image_samples
+
+    work.mkdir(parents=True, exist_ok=True)
+    make_image_samples(work / "image-samples")
+    import yaml
+
+    weights = work / "models" / "clip-ViT-B-32-random-seed0.pt"
+    digest = weights.with_suffix(".sha256")
+    if not weights.exists() or not digest.exists():
+        err_console.print("making demo CLIP weights (ViT-B-32, random init, seed 0; 600 MB, once)")
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        sha = make_test_weights(weights.with_suffix(".tmp"), "ViT-B-32", 0)
+        weights.with_suffix(".tmp").replace(weights)
+        digest.write_text(sha)
+    raw = yaml.safe_load(IMAGE_SAMPLE_CONFIG.read_text(encoding="utf-8"))
+    raw["clip"]["weights_sha256"] = digest.read_text().strip()  # the report names the exact weights
+    config = work / "image_sample.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return config
 
 
 @store_app.command("init")

@@ -235,3 +235,36 @@ def test_published_shards_can_be_recurated_as_a_webdataset_source(run, tmp_path:
     t = res.stats["totals"]
     assert t["inputs"] == run["index"].num_rows and t["quarantined"] == 0 and t["reconciles"]
     assert t["kept"] + t["rejected"] + t["duplicates"] == t["inputs"]
+
+
+def test_the_clip_stage_embeds_images_in_the_ingest_and_the_report_names_the_weights(run, tmp_path: Path) -> None:
+    from pipelines.image.clip import make_test_weights
+
+    weights = tmp_path / "clip.pt"
+    sha = make_test_weights(weights, "ViT-B-32", seed=0)
+    folder = tmp_path / "few"
+    folder.mkdir()
+    root = Path(run["samples"]["root"])
+    for name in ("astronaut", "coffee", "rocket"):
+        src = next(root.glob(f"{name}.*[gp]"))
+        shutil.copy(src, folder / src.name)
+        (folder / f"{name}.txt").write_text(f"Ảnh chụp {name} rất đẹp và rõ nét", encoding="utf-8")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    cfg = ImageIngestConfig(dataset="clip", sources=[{"name": "few", "format": "image_folder",
+                                                      "paths": [f"{folder}/*"]}],
+                            clip={"weights": str(weights), "weights_sha256": sha, "batch_size": 2,
+                                  "weights_label": "random init, seed 0 (test weights)"},
+                            rules={"min_clip_similarity": -1.0}, scorers={"text": False, "brisque": False})
+    store = LocalStore(tmp_path / "store")
+    res = run_ingest(cfg, store)
+    t = res.stats["totals"]
+    assert (t["inputs"], t["kept"], t["quarantined"]) == (4, 3, 1) and t["reconciles"]
+    vs = VersionStore(store)
+    idx = pa.concat_tables([pq.read_table(store.root / s.key) for s in vs.shards(vs.manifest("clip@latest"))
+                            if s.format == "wds-index"])
+    assert idx.schema.field("embedding").type == pa.list_(pa.float16())
+    for emb, sig in zip(idx.column("embedding").to_pylist(), idx.column("signals").to_pylist()):
+        assert len(emb) == 512 and abs(np.linalg.norm(np.asarray(emb, np.float32)) - 1) < 1e-2
+        assert -1 <= sig["clip_similarity"] <= 1
+    html = (store.root / f"runs/{res.run_id}/report.html").read_text()
+    assert "open_clip ViT-B-32" in html and sha[:12] in html and "test weights" in html

@@ -228,7 +228,8 @@ class DecideOnClip:
 
     def __init__(self, cfg: Any) -> None:
         self.min_similarity = cfg.rules.min_clip_similarity
-        self.heads = {n: h.model_dump() for n, h in cfg.scorers.linear_heads.items()}
+        self.heads = {n: {**h.model_dump(), "weights": cfg.local_path(h.weights)}
+                      for n, h in cfg.scorers.linear_heads.items()}
         self._loaded: dict[str, Any] | None = None
 
     def _head_weights(self) -> dict[str, Any]:

@@ -138,6 +138,19 @@ class ImageIngestConfig(BaseIngestConfig):
     dedup: ImageDedupConfig = ImageDedupConfig()
     output: ImageOutputConfig = ImageOutputConfig()
 
+    def local_path(self, path: str) -> str:
+        """A configured file path resolved against the config's folder (``store:`` keys and
+        absolute paths as they are)."""
+        if path.startswith("store:") or os.path.isabs(path):
+            return path
+        return str((self.base_dir / path).resolve())
+
+    def clip_settings(self) -> ClipSettings:
+        """The CLIP settings with the weights path resolved against the config's folder."""
+        if not self.clip.weights:
+            return self.clip
+        return self.clip.model_copy(update={"weights": self.local_path(self.clip.weights)})
+
     @model_validator(mode="after")
     def _embedding_dedup_needs_clip(self) -> "ImageIngestConfig":
         if self.dedup.near.enabled and self.dedup.near.kind == "embedding" and not self.clip.weights:

@@ -49,7 +49,7 @@ class ImageModality(Modality):
         from pipelines.core.inference import AnnotateWithModel
         from pipelines.image.clip import ClipEmbedder
 
-        return [("Clip", AnnotateWithModel(ClipEmbedder(cfg.clip, store=store), field=None))]
+        return [("Clip", AnnotateWithModel(ClipEmbedder(cfg.clip_settings(), store=store), field=None))]
 
     def decide(self, cfg: ImageIngestConfig):
         if not cfg.clip.active():
@@ -114,7 +114,7 @@ class ImageModality(Modality):
             cfg = ImageIngestConfig.model_validate(config)
         except ValueError:
             return []
-        lines = [ClipEmbedder(cfg.clip).model_info() if cfg.clip.active() else
+        lines = [ClipEmbedder(cfg.clip_settings()).model_info() if cfg.clip.active() else
                  "CLIP stage off (no clip.weights configured): embedding and clip_similarity are null"]
         if cfg.privacy.faces:
             lines.append(FaceDetector(cfg.privacy).info())
