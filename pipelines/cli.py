@@ -288,7 +288,7 @@ def pull(spec: Annotated[str, typer.Argument(help="NAME[@REF] to pull (default r
          dest: Annotated[Path, typer.Argument(help="Local folder; rerun the same command to resume.")],
          store: StoreOpt = None,
          modality: Annotated[Optional[str], typer.Option(help="Only this modality (text, image, audio, video).")] = None,
-         where: Annotated[Optional[str], typer.Option(help="Row filter applied to Parquet shards while pulling, e.g. \"lang = 'vi' AND lang_score >= 0.8\".")] = None,
+         where: Annotated[Optional[str], typer.Option(help="Row filter on the shards' columns, e.g. \"lang = 'vi' AND lang_score >= 0.8\": Parquet shards are filtered while pulling; WebDataset tars by their Parquet index, fetching only the matching members (\"faces >= 1 AND signals.blur > 50\").")] = None,
          workers: Annotated[int, typer.Option(min=1, max=64, help="Parallel downloads.")] = 8) -> None:
     """Download a version's shards: parallel, resumable, every shard checked against its sha256."""
     from storage.pull import pull_version

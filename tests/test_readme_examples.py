@@ -167,6 +167,9 @@ def test_readme_python_example_runs(session: Session, monkeypatch: pytest.Monkey
     assert namespace["table"].column_names == ["id", "text", "signals"]
     urls = namespace["urls"]
     assert urls and all(Path(u).exists() and u.endswith(".parquet") for u in urls)
+    assert namespace["image_urls"] and all(u.endswith(".tar") for u in namespace["image_urls"])
+    sample = namespace["sample"]
+    assert {"__key__", "jpg", "txt", "json"} <= set(sample) and sample["jpg"][:2] == b"\xff\xd8"
 
 
 def test_shard_urls_picks_the_format_of_the_shards(tmp_path: Path) -> None:
