@@ -237,7 +237,7 @@ def test_published_shards_can_be_recurated_as_a_webdataset_source(run, tmp_path:
     assert t["kept"] + t["rejected"] + t["duplicates"] == t["inputs"]
 
 
-def test_the_clip_stage_embeds_images_in_the_ingest_and_the_report_names_the_weights(run, tmp_path: Path) -> None:
+def test_the_clip_stage_embeds_images_and_semantic_dedup_uses_the_embeddings(run, tmp_path: Path) -> None:
     from pipelines.image.clip import make_test_weights
 
     weights = tmp_path / "clip.pt"
@@ -245,7 +245,7 @@ def test_the_clip_stage_embeds_images_in_the_ingest_and_the_report_names_the_wei
     folder = tmp_path / "few"
     folder.mkdir()
     root = Path(run["samples"]["root"])
-    for name in ("astronaut", "coffee", "rocket"):
+    for name in ("astronaut", "astronaut_cropped", "coffee", "rocket"):
         src = next(root.glob(f"{name}.*[gp]"))
         shutil.copy(src, folder / src.name)
         (folder / f"{name}.txt").write_text(f"Ảnh chụp {name} rất đẹp và rõ nét", encoding="utf-8")
@@ -254,11 +254,18 @@ def test_the_clip_stage_embeds_images_in_the_ingest_and_the_report_names_the_wei
                                                       "paths": [f"{folder}/*"]}],
                             clip={"weights": str(weights), "weights_sha256": sha, "batch_size": 2,
                                   "weights_label": "random init, seed 0 (test weights)"},
-                            rules={"min_clip_similarity": -1.0}, scorers={"text": False, "brisque": False})
+                            rules={"min_clip_similarity": -1.0}, scorers={"text": False, "brisque": False},
+                            # random weights: a crop is at cosine 0.99, other sample photos below 0.98
+                            dedup={"near": {"kind": "embedding", "cosine": {"dim": 512, "cosine_threshold": 0.99}}})
     store = LocalStore(tmp_path / "store")
     res = run_ingest(cfg, store)
     t = res.stats["totals"]
-    assert (t["inputs"], t["kept"], t["quarantined"]) == (4, 3, 1) and t["reconciles"]
+    assert (t["inputs"], t["kept"], t["duplicates"], t["quarantined"]) == (5, 3, 1, 1) and t["reconciles"]
+    dup = pq.read_table(store.root / f"runs/{res.run_id}/duplicates").to_pylist()
+    assert [d["kind"] for d in dup] == ["near"]
+    astronauts = {record_id("few", f"file://{(folder / n).resolve()}", "file")
+                  for n in ("astronaut.jpg", "astronaut_cropped.jpg")}
+    assert {dup[0]["id"], dup[0]["dup_of"]} == astronauts
     vs = VersionStore(store)
     idx = pa.concat_tables([pq.read_table(store.root / s.key) for s in vs.shards(vs.manifest("clip@latest"))
                             if s.format == "wds-index"])
