@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3.11}"
 # Debian packages the pipelines and tests call (kept short: every one costs CI time).
-# opencv-data: the BRISQUE model files the image quality score reads.
-APT_PACKAGES="${APT_PACKAGES:-opencv-data}"
+# opencv-data: the BRISQUE model files the image quality score reads; chromium: the browser the
+# review app's tests drive with Playwright (never `playwright install`, which downloads).
+APT_PACKAGES="${APT_PACKAGES:-opencv-data chromium}"
 
 missing=()
 for pkg in $APT_PACKAGES; do
