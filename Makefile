@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 KHO := $(VENV)/bin/kho
 STORE ?= .kho/store
 
-.PHONY: setup demo test test-fast bench bench-storage bench-text bench-dedup clean
+.PHONY: setup demo test test-fast bench bench-storage bench-text bench-dedup bench-image clean
 
 setup:
 	@bash scripts/setup.sh
@@ -20,7 +20,7 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
-bench: bench-storage bench-text bench-dedup
+bench: bench-storage bench-text bench-dedup bench-image
 
 bench-storage: setup
 	$(PY) -m bench.bench_storage
@@ -30,6 +30,9 @@ bench-text: setup
 
 bench-dedup: setup
 	$(PY) -m bench.bench_dedup
+
+bench-image: setup
+	$(PY) -m bench.bench_image
 
 clean:
 	rm -rf .kho demo-out .pytest_cache
