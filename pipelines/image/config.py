@@ -92,7 +92,9 @@ class ScorersConfig(_Strict):
     """Which scorers run. A scorer whose model is not installed leaves its signal null."""
 
     nsfw: bool = True
-    text: bool = True
+    text: bool = Field(False, description=(
+        "PP-OCRv4 text detector (overlays, watermarks): about half of the per-image CPU time "
+        "(bench/image), so off by default like its rule rules.max_text_area"))
     brisque: bool = True
     linear_heads: dict[str, LinearHeadConfig] = Field(default_factory=dict)
 
