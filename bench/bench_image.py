@@ -279,14 +279,16 @@ def pillow_loop(paths: list[Path]) -> dict[str, Any]:
 
 
 def ingest_config(corpus: Path, off: list[str] | None = None) -> Any:
-    """Kho's defaults on the corpus folder (CLIP off: no weights), with the annotate steps
+    """Kho's defaults with every scorer on, on the corpus folder (CLIP off: no weights), with the annotate steps
     in ``off`` (keys of :data:`OPTIONAL_STEPS`) turned off."""
     from pipelines.image.config import ImageIngestConfig
 
     raw: dict[str, Any] = {"dataset": "bench-image",
                            "sources": [{"name": "bench", "format": "image_folder",
                                         "paths": [str(corpus / "*.jpg")]}],
-                           "output": {"write_buckets": WORKERS}}
+                           "output": {"write_buckets": WORKERS},
+                           # every signal on (the text detector is off by default since this bench)
+                           "scorers": {"text": True}}
     for step in off or []:
         section, key = OPTIONAL_STEPS[step]
         raw.setdefault(section, {})[key] = False
