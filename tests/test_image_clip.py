@@ -5,9 +5,7 @@ loader and transform run directly. A handful of images: ViT-B-32 is ~1 s per ima
 from __future__ import annotations
 
 import io
-import os
 import pickle
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from pipelines.core.inference import AnnotateWithModel, ModelLoadError
 from pipelines.image.clip import (ClipEmbedder, ClipSettings, ImageDecodeError, make_test_weights,
                                   random_weights_label)
 from storage.local import LocalStore
+from tests.test_inference import _Collect
 
 open_clip = pytest.importorskip("open_clip")
 torch = pytest.importorskip("torch")
@@ -66,17 +65,6 @@ def settings(path: Path | str | None, **kw: Any) -> ClipSettings:
 def record(rid: str, image: bytes, caption: str | None) -> dict[str, Any]:
     return {"id": rid, "source": "test", "uri": "mem://images", "pointer": f"#{rid}",
             "image": image, "caption": caption}
-
-
-class _Collect(beam.DoFn):
-    """Each element to its own pickle file."""
-
-    def __init__(self, folder: str) -> None:
-        self.folder = folder
-
-    def process(self, element):
-        with open(os.path.join(self.folder, f"{uuid.uuid4().hex}.pkl"), "wb") as f:
-            pickle.dump(element, f)
 
 
 def run(records: list[dict], handler: ClipEmbedder, tmp: Path) -> tuple[dict[str, dict], dict[str, dict]]:

@@ -126,6 +126,11 @@ class AnnotateImage(beam.DoFn):
         self.caption_cfg = cfg.caption.model_dump(mode="json")
         self.scorers_cfg = cfg.scorers.model_dump(mode="json")
         self.thumb_side = cfg.output.thumbnails
+        # The report shows thumbnails beside rejection reasons only: a record needs one if it
+        # already fails a rule, or if a rule after the CLIP stage may still reject it.
+        self.late_rules = cfg.clip.active() and (
+            cfg.rules.min_clip_similarity is not None
+            or any(h.max_score is not None for h in cfg.scorers.linear_heads.values()))
         self.signal_names = signal_names(cfg)
         self.run_id, self.code_version = run_id, code_version
 
@@ -217,7 +222,8 @@ class AnnotateImage(beam.DoFn):
                        "x1": int(b.x1 * scale), "y1": int(b.y1 * scale), "score": float(b.score),
                        "detector": b.detector} for b in boxes],
             "original_sha256": img.original_sha256, "content_hash": img.pixel_sha256,
-            "image": published, "thumb": thumbnail_uri(scrubbed, self.thumb_side),
+            "image": published,
+            "thumb": thumbnail_uri(scrubbed, self.thumb_side) if reasons or self.late_rules else None,
             "reasons": reasons,
         }
 

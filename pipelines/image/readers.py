@@ -214,20 +214,21 @@ def read_image_list(fh: BinaryIO, uri: str, source: dict[str, Any], opener=None)
     """A list of images (paths or URLs with captions) -> one outcome per row, in order."""
     from pipelines.image.fetch import FetchSettings, PoliteFetcher
 
-    fetcher = PoliteFetcher(FetchSettings.model_validate(source.get("fetch") or {}))
     chunk: list[tuple[str, dict[str, Any] | Exception]] = []
-    try:
-        for item in _list_rows(fh, uri):
-            chunk.append(item)
-            if len(chunk) >= LIST_CHUNK:
-                yield from _resolve_chunk(chunk, uri, source, opener, fetcher)
-                chunk = []
-    except Exception as exc:  # noqa: BLE001 - a broken list file: keep what was read, quarantine the rest
+    # One fetcher per list (robots.txt cached per host); closed with the list, threads included.
+    with PoliteFetcher(FetchSettings.model_validate(source.get("fetch") or {})) as fetcher:
+        try:
+            for item in _list_rows(fh, uri):
+                chunk.append(item)
+                if len(chunk) >= LIST_CHUNK:
+                    yield from _resolve_chunk(chunk, uri, source, opener, fetcher)
+                    chunk = []
+        except Exception as exc:  # noqa: BLE001 - a broken list file: keep what was read, quarantine the rest
+            yield from _resolve_chunk(chunk, uri, source, opener, fetcher)
+            yield "quarantine", quarantine_row(source["name"], uri, f"after:{len(chunk)}", exc,
+                                               f"the list cannot be read past this point: {exc}")
+            return
         yield from _resolve_chunk(chunk, uri, source, opener, fetcher)
-        yield "quarantine", quarantine_row(source["name"], uri, f"after:{len(chunk)}", exc,
-                                           f"the list cannot be read past this point: {exc}")
-        return
-    yield from _resolve_chunk(chunk, uri, source, opener, fetcher)
 
 
 read_image_list.uses_opener = True  # type: ignore[attr-defined]
