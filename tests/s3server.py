@@ -1,5 +1,10 @@
 """Start and stop a real S3 server (SeaweedFS ``weed mini``) on 127.0.0.1 for tests and benches.
 
+Every test bucket is a SeaweedFS collection with volumes of its own, and ``weed mini`` sizes
+its volume limit from the free disk (about 70 buckets on this kind of machine), so the server is
+started with a fixed, high ``-volume.max`` and small volumes: the suite creates hundreds of
+buckets and its outcome must not depend on the disk it runs on.
+
 Every port it opens gets a free number (its gRPC ports sit at port + 10000), so parallel
 runs on one machine do not collide.
 """
@@ -69,7 +74,8 @@ class S3Server:
 
     def start(self, timeout_s: float = 60) -> None:
         args = [_weed_binary(), "mini", f"-dir={self.data_dir}", "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1", "-webdav=false", "-admin.ui=false"]
+                "-ip.bind=127.0.0.1", "-webdav=false", "-admin.ui=false",
+                "-volume.max=2000", "-master.volumeSizeLimitMB=64"]
         args += [f"-{flag}={port}" for flag, port in self.ports.items()]
         env = {**os.environ, **self.env()}
         log = open(self.data_dir / "weed.log", "ab")
