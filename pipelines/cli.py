@@ -1,4 +1,5 @@
-"""The ``kho`` command line: ingest runs, dataset versions, pulls, verification and gc.
+"""The ``kho`` command line: ingest runs, dataset versions, pulls, verification, gc and the
+annotators' review app (``kho review``, in review/cli.py).
 
 Every command reads the store from ``--store`` or the KHO_STORE environment variable;
 without either it uses the embedded default, a local directory ``.kho/store``.
@@ -23,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperCommand
 
+from review.cli import app as review_app
 from storage.errors import StoreError
 from storage.uri import DEFAULT_STORE, init_store, open_store
 from storage.versions import VersionRef, VersionStore, diff_versions
@@ -95,6 +97,7 @@ datasets_app = typer.Typer(help="List, inspect, compare and tag dataset versions
 app.add_typer(datasets_app, name="datasets")
 store_app = typer.Typer(help="Set up an object store before its first run.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
+app.add_typer(review_app, name="review")
 
 StoreOpt = Annotated[Optional[str], typer.Option(
     "--store", envvar="KHO_STORE", help="Object store: PATH, file://PATH or s3://BUCKET/PREFIX.")]
@@ -517,6 +520,17 @@ def demo(store: StoreOpt = None, create_bucket: CreateBucketOpt = False,
         _verify_demo(st, "vi-image-sample")
         console.print("next: `kho pull vi-image-sample ./demo-images --where \"faces >= 1\"` "
                       "(WebDataset tars with only the matching samples)")
+    _print_review_hint(store)
+
+
+def _print_review_hint(store: str | None) -> None:
+    """How to judge the demo's runs in the review app (accounts first, then serve)."""
+    flag = f" --store {store}" if store else ""
+    console.print("review the demo runs in a browser:\n"
+                  f"  kho review users add lead --role lead{flag}\n"
+                  f"  kho review serve{flag}\n"
+                  "  then open http://127.0.0.1:8765, pick a run, draw a queue and judge with keys 1/2/3",
+                  markup=False, highlight=False)
 
 
 def _verify_demo(st, dataset: str) -> None:
