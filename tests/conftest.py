@@ -46,3 +46,27 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     if request.param == "local":
         return LocalStore(tmp_path / "store")
     return make_s3_store(request.getfixturevalue("s3_server"))
+
+
+@pytest.fixture(scope="session")
+def review_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A local store with two real runs to review: the bundled text sample and the generated
+    image sample (real photos, near-duplicates, corrupt files; no CLIP). Read-only for tests,
+    except the review exports under ``runs/<run>/review/``.
+
+    Returns ``{"store", "text_run", "image_run", "samples"}`` (run ids, the image samples)."""
+    from pipelines.cli import SAMPLE_CONFIG
+    from pipelines.config import load_ingest_config
+    from pipelines.image.config import ImageIngestConfig
+    from pipelines.image.samples import make_image_samples
+    from pipelines.ingest import run_ingest
+
+    base = tmp_path_factory.mktemp("review-runs")
+    store = LocalStore(base / "store")
+    text = run_ingest(load_ingest_config(SAMPLE_CONFIG), store)
+    samples = make_image_samples(base / "samples")
+    root = samples["root"]
+    image = run_ingest(ImageIngestConfig(dataset="img", sources=[
+        {"name": "photos", "format": "image_folder", "paths": [f"{root}/*"]},
+        {"name": "list", "format": "image_list", "paths": [f"{root}/list.jsonl"]}]), store)
+    return {"store": store, "text_run": text.run_id, "image_run": image.run_id, "samples": samples}
