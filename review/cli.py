@@ -30,6 +30,8 @@ DbOpt = Annotated[Optional[str], typer.Option(
     "--db", envvar="KHO_REVIEW_DB", help="Review database URL (default: sqlite file beside the store).")]
 PasswordStdinOpt = Annotated[bool, typer.Option(
     "--password-stdin", help="Read the password from the first line of stdin (scripts); else it is prompted.")]
+PasswordFileOpt = Annotated[Optional[Path], typer.Option(
+    "--password-file", help="Read the password from the first line of this file (keep it mode 600).")]
 
 
 def _store(store: str | None):
@@ -52,7 +54,15 @@ def _store_and_db(store: str | None, db: str | None):
     return _store(store), _db(store or DEFAULT_STORE, db)
 
 
-def _password(from_stdin: bool) -> str:
+def _password(from_stdin: bool, from_file: Path | None = None) -> str:
+    if from_file is not None:
+        try:
+            lines = from_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise typer.BadParameter(f"--password-file: cannot read {from_file} ({exc.strerror})") from None
+        if not lines:
+            raise typer.BadParameter(f"--password-file: {from_file} is empty; write the password on its first line")
+        return lines[0]
     if from_stdin:
         line = sys.stdin.readline()
         if not line:
@@ -87,12 +97,13 @@ def serve(store: StoreOpt = None, db: DbOpt = None,
 @users_app.command("add")
 def users_add(name: Annotated[str, typer.Argument(help="Login name (letters, digits, . _ @ -).")],
               role: Annotated[str, typer.Option(help="annotator or lead (leads draw queues, see the dashboard, export).")] = "annotator",
-              password_stdin: PasswordStdinOpt = False, store: StoreOpt = None, db: DbOpt = None) -> None:
+              password_stdin: PasswordStdinOpt = False, password_file: PasswordFileOpt = None,
+              store: StoreOpt = None, db: DbOpt = None) -> None:
     """Add an account; the password is stored only as an argon2id hash."""
     from review.users import add_user
 
     _, database = _store_and_db(store, db)
-    user = add_user(database, name, role, _password(password_stdin))
+    user = add_user(database, name, role, _password(password_stdin, password_file))
     typer.echo(f"added {user.name} ({user.role})")
 
 
@@ -108,12 +119,12 @@ def users_list(store: StoreOpt = None, db: DbOpt = None) -> None:
 
 @users_app.command("passwd")
 def users_passwd(name: Annotated[str, typer.Argument(help="The account.")], password_stdin: PasswordStdinOpt = False,
-                 store: StoreOpt = None, db: DbOpt = None) -> None:
+                 password_file: PasswordFileOpt = None, store: StoreOpt = None, db: DbOpt = None) -> None:
     """Set a new password (ends the account's sessions)."""
     from review.users import set_password
 
     _, database = _store_and_db(store, db)
-    set_password(database, name, _password(password_stdin))
+    set_password(database, name, _password(password_stdin, password_file))
     typer.echo(f"password of {name} replaced; its sessions ended")
 
 

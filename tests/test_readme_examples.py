@@ -115,6 +115,8 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     env.update(KHO_STORE=str(store), PYTHONPATH=str(REPO), COLUMNS="60")  # COLUMNS: no tty wins
     (cwd / "new.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in _fresh_docs()),
                                    encoding="utf-8")
+    for name in ("lead", "bao"):  # the review accounts' password files
+        (cwd / f"{name}.pw").write_text(f"{name}-readme-password\n", encoding="utf-8")
     (cwd / "my.yaml").write_text("dataset: vi-text-sample\nsources:\n  - name: news-2026-11\n"
                                  "    format: jsonl\n    paths: [new.jsonl]\n    license: CC-BY-4.0\n")
     s = Session(cwd, env)
@@ -156,6 +158,8 @@ def test_readme_commands_did_what_they_say(session: Session) -> None:
     pull = next(v for k, v in out.items() if k.startswith("kho pull"))
     assert re.search(r"[1-9][\d,]* rows in data", pull), pull
     assert (session.cwd / "data").is_dir()
+    users = next(v for k, v in out.items() if k.startswith("kho review users list"))
+    assert re.search(r"^lead\tlead\tactive$", users, re.M) and re.search(r"^bao\tannotator\tactive$", users, re.M)
 
 
 @pytest.mark.slow
