@@ -110,3 +110,14 @@ def run_id_of(key: str) -> str | None:
     """The run whose id a key carries, or None (manifests, refs, ledger entries)."""
     m = RUN_ID_RE.search(key)
     return m.group(0) if m else None
+
+
+def review_summary_key(run_id: str) -> str:
+    """The review app's exported figures of one run (review/export.py writes it)."""
+    return f"{run_prefix(run_id)}/review/summary.json"
+
+
+def datasheet_prefix(dataset: str, version: str) -> str:
+    """Where a version's datasheet lies: ``datasheet.json``, ``README.md`` (a Hugging Face
+    dataset card) and ``datasheet.html``. Outside :func:`gc_prefixes`, so gc never sweeps it."""
+    return f"{dataset_prefix(dataset)}/cards/{check_name('version', version)}"
