@@ -248,6 +248,23 @@ def datasets_diff(a: Annotated[str, typer.Argument(help="NAME@A")], b: Annotated
         console.print(f"  [red]- {s.key}[/] ({s.rows:,} rows)")
 
 
+@datasets_app.command("card")
+def datasets_card(spec: Annotated[str, typer.Argument(help="NAME[@REF], REF a version id or a ref; default latest.")],
+                  store: StoreOpt = None,
+                  as_json: Annotated[bool, typer.Option("--json", help="Print datasheet.json instead of the card.")] = False
+                  ) -> None:
+    """Print a version's datasheet as a Hugging Face dataset card (README.md), building and
+    storing it first if the commit did not (an older version, or a run interrupted after its commit)."""
+    from pipelines.datasheet.card import ensure_card, read_card
+
+    st = open_store(store)
+    keys, built = ensure_card(st, spec)
+    if built:
+        err_console.print(f"built the datasheet: {keys['readme'].rsplit('/', 1)[0]}/")
+    text = read_card(st, keys, "json" if as_json else "readme")
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
 @datasets_app.command("tag")
 def datasets_tag(spec: Annotated[str, typer.Argument(help="NAME@VERSION (or NAME@REF) to tag.")],
                  tag: Annotated[str, typer.Argument(help="Ref name to create or move, e.g. release-2026-11.")],

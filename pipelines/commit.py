@@ -11,8 +11,10 @@ works the same on every runner and nothing is held on the driver. Order:
 4. the commit loop: re-check dedup against versions committed since planning
    (pipelines/recheck.py), then one conditional create of the next version on top of the head;
    a lost race goes round again;
-5. ``stats.json`` with the version, and the run report. A run killed between 4 and 5 has a
-   version without a report: `kho datasets show` and the next ingest rebuild it (repair_run).
+5. ``stats.json`` with the version, the run report, and the version's datasheet
+   (pipelines/datasheet; a failure there only logs a warning: the version is committed).
+   A run killed between 4 and 5 has a version without a report: `kho datasets show` and the
+   next ingest rebuild it (repair_run), and `kho datasets card` builds a missing datasheet.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 
+from pipelines.datasheet.card import card_keys, write_card_after_commit
 from storage import ledger
 from storage.base import ObjectStore
 from storage.errors import ObjectNotFoundError, StoreError
@@ -134,6 +137,7 @@ class CommitRun(beam.DoFn):
         checkpoint("after_stats")
         html = self.report_fn(full)
         self.store.put_bytes(f"{prefix}/report.html", html.encode("utf-8"), "text/html; charset=utf-8")
+        write_card_after_commit(self.store, self.dataset, manifest.version)
         log.info("run %s committed %s@%s", self.run_id, self.dataset, manifest.version)
         yield json.dumps({"version": manifest.version})
 
@@ -165,8 +169,8 @@ class CommitRun(beam.DoFn):
 
 def repair_run(store: ObjectStore, run_id: str, version: str,
                report_fn: Callable[[dict], str]) -> bool:
-    """Finish a run killed right after its commit point: stats.json gets its version and the
-    report is rendered from it. Return whether anything was repaired."""
+    """Finish a run killed right after its commit point: stats.json gets its version, the
+    report is rendered from it and the datasheet written. Return whether anything was repaired."""
     prefix = run_prefix(run_id)
     try:
         stats = json.loads(store.get_bytes(f"{prefix}/stats.json"))
@@ -174,9 +178,12 @@ def repair_run(store: ObjectStore, run_id: str, version: str,
         return False
     if stats.get("version") == version and store.exists(f"{prefix}/report.html"):
         return False
+    dataset = stats.get("dataset")
     stats["version"] = version
     store.put_bytes(f"{prefix}/stats.json", json_bytes(stats), "application/json")
     store.put_bytes(f"{prefix}/report.html", report_fn(stats).encode("utf-8"), "text/html; charset=utf-8")
+    if dataset and not store.exists(card_keys(dataset, version)["readme"]):
+        write_card_after_commit(store, dataset, version)
     log.warning("run %s was interrupted after committing %s: its stats and report were rebuilt",
                 run_id, version)
     return True
