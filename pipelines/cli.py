@@ -327,6 +327,8 @@ def pull(spec: Annotated[str, typer.Argument(help="NAME[@REF] to pull (default r
             raise _where_column_error(vs, m, modality, where) from None
     console.print(f"pulled {len(report.fetched)} shards ({_human(report.bytes_fetched)}), "
                   f"{len(report.skipped)} already present; {report.rows_written:,} rows in {dest}")
+    if report.card is not None:
+        console.print(f"datasheet: {report.card / 'README.md'}")
 
 
 @app.command()

@@ -3,7 +3,8 @@
 Layout: DEST holds only the shards, under their store keys below ``datasets/<name>/shards/``;
 Kho's own files go to the sidecar folder ``DEST.kho/`` beside it (the version's
 ``manifest.json``, one marker per finished shard under ``pull/`` so an interrupted pull
-resumes where it stopped, and ``tmp/`` for downloads in flight). polars and HF datasets read
+resumes where it stopped, ``tmp/`` for downloads in flight, and ``card/`` with the version's
+datasheet when it has one). polars and HF datasets read
 every file of a folder they are given, so nothing but data may be inside DEST: then pyarrow,
 polars, DuckDB and HF datasets open DEST itself with no glue, and a failed pull leaves no
 partial file among the data. Before anything is fetched the
@@ -36,7 +37,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.manifest import Manifest
-from storage.errors import IntegrityError
+from storage.errors import IntegrityError, ObjectNotFoundError
+from storage.layout import datasheet_prefix
 from storage.shards import WDS_MEMBER, ShardInfo
 from storage.versions import VersionStore
 from storage.where import check_columns, parse_where
@@ -67,6 +69,7 @@ class PullReport:
     skipped: list[str] = field(default_factory=list)
     rows_written: int = 0
     bytes_fetched: int = 0
+    card: Path | None = None  # the copied datasheet folder, None when the version has no card yet
 
 
 def _local_path(dest: Path, shard: ShardInfo) -> Path:
@@ -397,10 +400,35 @@ def pull_version(vs: VersionStore, manifest: Manifest, dest: Path, *, modality: 
             report.bytes_fetched += fetched
             report.rows_written += rows
     (sidecar(dest) / "manifest.json").write_text(manifest.model_dump_json(indent=2))
+    report.card = _pull_card(vs, manifest, dest)
     (sidecar(dest) / "last-pull.json").write_text(json.dumps(
         {"version": f"{manifest.dataset}@{manifest.version}", "modality": modality, "where": where,
          "fetched": len(report.fetched), "skipped": len(report.skipped)}, indent=2))
     return report
+
+
+CARD_FILES = ("README.md", "datasheet.json", "datasheet.html")
+
+
+def _pull_card(vs: VersionStore, manifest: Manifest, dest: Path) -> Path | None:
+    """Copy the version's datasheet (if it has one) to ``DEST.kho/card/``: beside the data, not
+    in it, since polars reads every file of DEST. The card is a description, not data: the
+    Merkle root does not cover it, so it is copied as it is."""
+    prefix = datasheet_prefix(manifest.dataset, manifest.version)
+    out = sidecar(dest) / "card"
+    copied = 0
+    for name in CARD_FILES:
+        try:
+            data = vs.store.get_bytes(f"{prefix}/{name}")
+        except ObjectNotFoundError:
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(data)
+        copied += 1
+    if not copied:
+        log.info("%s@%s has no datasheet yet: `kho datasets card %s@%s` builds one", manifest.dataset,
+                 manifest.version, manifest.dataset, manifest.version)
+    return out if copied else None
 
 
 __all__ = ["PullReport", "check_manifest", "pull_version", "sidecar"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -80,6 +81,9 @@ def _config(tmp: Path, two_paths: list[str]) -> Path:
     return cfg
 
 
+slow = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     """The planted corpus ingested twice: v1 from both sources, v2 one more document."""
@@ -100,6 +104,7 @@ def _shares(items: list[dict]) -> dict:
     return {d["value"]: d["count"] for d in items}
 
 
+@slow
 def test_every_figure_of_the_planted_version(planted) -> None:
     store, r1, _, inputs = planted
     assert r1.version == "v1"
@@ -167,6 +172,15 @@ def test_every_figure_of_the_planted_version(planted) -> None:
     assert sheet["quality"]["annotator_precision"]["runs"][0]["status"] == "no judgements yet"
 
 
+def _index_rows(store, dataset: str, version: str) -> list[dict]:
+    """Every row of the version's WebDataset indexes, read directly with pyarrow."""
+    import pyarrow.parquet as pq
+
+    vs = VersionStore(store)
+    return [r for s in vs.shards(vs.manifest(f"{dataset}@{version}")) if s.format == "wds-index"
+            for r in pq.read_table(store.root / s.key, columns=["faces", "plates", "license"]).to_pylist()]
+
+
 def _count_terms(texts: list[str], terms: tuple[str, ...]) -> int:
     """An independent count: whole-word regex matches of each term, case-folded."""
     n = 0
@@ -176,6 +190,7 @@ def _count_terms(texts: list[str], terms: tuple[str, ...]) -> int:
     return n
 
 
+@slow
 def test_lineage_funnel_provenance_and_bounds(planted) -> None:
     store, r1, r2, _ = planted
     assert r2.version == "v2"
@@ -189,6 +204,7 @@ def test_lineage_funnel_provenance_and_bounds(planted) -> None:
     assert sheet["skew"]["text"]["time_coverage"]["value"]["last_month"] == "2026-04"
 
 
+@slow
 def test_review_summary_gives_precision_per_filter(planted) -> None:
     store, r1, _, _ = planted
     from review.export import summary_key
@@ -206,6 +222,7 @@ def test_review_summary_gives_precision_per_filter(planted) -> None:
                                "interval": [0.5, 0.97]}]
 
 
+@slow
 def test_card_written_at_commit_is_a_valid_hf_card(planted) -> None:
     store, _, _, _ = planted
     keys = card_keys("planted", "v1")
@@ -223,6 +240,7 @@ def test_card_written_at_commit_is_a_valid_hf_card(planted) -> None:
     assert sheet["version"] == "v1" and sheet["composition"]["text"]["rows"] == 10
 
 
+@slow
 def test_html_escapes_every_value(planted) -> None:
     store, _, _, _ = planted
     sheet = build_datasheet(store, "planted", "v1")
@@ -231,6 +249,7 @@ def test_html_escapes_every_value(planted) -> None:
     assert "<script>alert" not in page and "&lt;script&gt;" in page and "<svg" in page
 
 
+@slow
 def test_cli_prints_the_card_and_builds_a_missing_one(planted) -> None:
     store, _, _, _ = planted
     keys = card_keys("planted", "v2")
@@ -245,6 +264,7 @@ def test_cli_prints_the_card_and_builds_a_missing_one(planted) -> None:
     assert res.exit_code == 0 and json.loads(res.stdout)["version"] == "v1"
 
 
+@slow
 def test_gc_keeps_the_cards_of_committed_versions(planted) -> None:
     store, _, _, _ = planted
     report = collect_garbage(VersionStore(store), ["planted"], grace=timedelta(0), dry_run=False)
@@ -253,6 +273,33 @@ def test_gc_keeps_the_cards_of_committed_versions(planted) -> None:
         assert all(store.exists(k) for k in card_keys("planted", version).values())
 
 
+@slow
+def test_pull_brings_the_card_along(planted, tmp_path) -> None:
+    from storage.pull import pull_version, sidecar
+
+    store, _, _, _ = planted
+    vs = VersionStore(store)
+    report = pull_version(vs, vs.manifest("planted@v1"), tmp_path / "out")
+    assert report.card == sidecar(tmp_path / "out") / "card"
+    for name in ("README.md", "datasheet.json", "datasheet.html"):
+        assert (report.card / name).read_bytes() == store.get_bytes(f"{datasheet_prefix('planted', 'v1')}/{name}")
+    assert not any(p.name == "README.md" for p in (tmp_path / "out").rglob("*"))  # the data folder stays data only
+
+
+@slow
+def test_repair_run_writes_a_missing_card(planted) -> None:
+    from pipelines.commit import repair_run
+    from pipelines.report import render_report
+
+    store, r1, _, _ = planted
+    for key in card_keys("planted", "v1").values():
+        store.delete(key)
+    store.delete(f"runs/{r1.run_id}/report.html")  # as a run killed after its commit leaves it
+    assert repair_run(store, r1.run_id, "v1", render_report)
+    assert all(store.exists(k) for k in card_keys("planted", "v1").values())
+
+
+@slow
 def test_a_failing_card_does_not_fail_the_commit(tmp_path, monkeypatch) -> None:
     import pipelines.datasheet.card as card
 
@@ -265,6 +312,7 @@ def test_a_failing_card_does_not_fail_the_commit(tmp_path, monkeypatch) -> None:
     assert result.version == "v1" and not store.exists(card_keys("vi-text-sample", "v1")["readme"])
 
 
+@slow
 def test_the_demo_sample_gets_a_card_at_commit(tmp_path) -> None:
     store = LocalStore(tmp_path / "store")
     result = run_ingest(load_ingest_config(SAMPLE_CONFIG), store)
@@ -286,3 +334,30 @@ def test_domain_of_urls_and_card_helpers() -> None:
     assert [size_category(n) for n in (0, 999, 1000, 12_345, 2_000_000)] == \
         ["n<1K", "n<1K", "1K<n<10K", "10K<n<100K", "1M<n<10M"]
     assert hf_license("CC-BY-4.0") == "cc-by-4.0" and hf_license(None) == "other"
+    assert hf_license("public-domain") == "other" and hf_license("Public Domain") == "other"
+
+
+@slow
+def test_an_image_version_gets_its_own_sections(tmp_path) -> None:
+    from pipelines.image.config import ImageIngestConfig
+    from pipelines.image.samples import make_image_samples
+
+    root = make_image_samples(tmp_path / "samples")["root"]
+    cfg = ImageIngestConfig(dataset="img", sources=[
+        {"name": "photos", "format": "image_folder", "paths": [f"{root}/*"], "license": "CC0-1.0"},
+        {"name": "list", "format": "image_list", "paths": [f"{root}/list.jsonl"]}])
+    store = LocalStore(tmp_path / "store")
+    result = run_ingest(cfg, store)
+    keys = card_keys("img", result.version)
+    sheet = json.loads(store.get_bytes(keys["json"]))
+    index = _index_rows(store, "img", result.version)
+    c = sheet["composition"]["image"]
+    assert sheet["modalities"] == ["image"] and c["images"] == len(index) == sheet["rows"]
+    assert _shares(c["by_license"]) == dict(Counter(r["license"] for r in index))
+    p = sheet["privacy"]["image"]
+    assert p["faces_blurred"] == sum(r["faces"] or 0 for r in index) >= 1
+    assert p["plates_blurred"] == sum(r["plates"] or 0 for r in index)
+    assert sheet["quality"]["image"]["signals"]["width"]["count"] == len(index)
+    assert "text" not in sheet["composition"]
+    data = DatasetCard(store.get_text(keys["readme"])).data
+    assert data.task_categories == ["image-to-text", "text-to-image"] and data.language == ["vi"]

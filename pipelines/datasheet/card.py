@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 from typing import Any
 
 import yaml
@@ -42,12 +43,18 @@ def size_category(rows: int) -> str:
     return "n>1T"
 
 
+#: Licence names that are not SPDX ids, as the Hub's licence field knows them.
+_LICENSE_ALIASES = {"public-domain": "other", "publicdomain": "other", "pd": "other", "unknown": "other",
+                    "none": "other", "proprietary": "other", "cc0": "cc0-1.0"}
+_SPDX_LIKE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
+
+
 def hf_license(value: str | None) -> str:
     """A licence as a Hugging Face licence id: the SPDX id lower-cased (CC-BY-4.0 ->
-    cc-by-4.0); "other" when unknown."""
-    if not value or not value.strip() or value.strip().lower() in ("unknown", "none", "other"):
-        return "other"
-    return value.strip().lower()
+    cc-by-4.0); "other" when unknown, empty or not an SPDX-like id ("public domain")."""
+    key = (value or "").strip().lower()
+    key = _LICENSE_ALIASES.get(key, key)
+    return key if key and _SPDX_LIKE.match(key) else "other"
 
 
 def card_metadata(sheet: dict[str, Any]) -> dict[str, Any]:
