@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pipelines.datasheet.registry import ALL, SheetContext, _read_json, register_section
+from pipelines.datasheet.registry import ALL, SheetContext, read_json, register_section
 from storage.errors import StoreError
 from storage.layout import review_summary_key
 
@@ -99,7 +99,7 @@ def annotator_precision(ctx: SheetContext) -> dict[str, Any]:
     for m in ctx.lineage:
         if not m.run_id:
             continue
-        summary = _read_json(ctx.store, review_summary_key(m.run_id))
+        summary = read_json(ctx.store, review_summary_key(m.run_id))
         if summary is None:
             runs.append({"version": m.version, "run_id": m.run_id, "status": "no judgements yet"})
             continue

@@ -37,8 +37,8 @@ _SECTIONS: dict[str, list[Section]] = {}
 
 
 def register_section(modality: str, fn: Section) -> Section:
-    """Add ``fn`` to the sections of ``modality`` (or :data:`ALL`); returns ``fn`` (usable as
-    a decorator through ``functools.partial``). Registering the same function twice is a no-op."""
+    """Add ``fn`` to the sections of ``modality`` (or :data:`ALL`) and return it.
+    Registering the same function twice is a no-op (modules may be re-imported)."""
     fns = _SECTIONS.setdefault(modality, [])
     if fn not in fns:
         fns.append(fn)
@@ -120,26 +120,26 @@ class SheetContext:
         for shard in shards:
             with io.BufferedReader(_RangeFile(self.store, shard.key), buffer_size=1 << 20) as fh:
                 pf = pq.ParquetFile(fh)
-                names = set(pf.schema_arrow.names)
-                wanted = [c for c in columns if c.split(".", 1)[0] in names]
-                if "." in "".join(wanted):
-                    wanted = [c for c in wanted if _has_path(pf.schema_arrow, c)]
+                wanted = [c for c in columns if _has_path(pf.schema_arrow, c)]
                 yield from pf.iter_batches(batch_size=batch_size, columns=wanted)
 
     def run_stats(self, run_id: str) -> dict[str, Any] | None:
         """``runs/<run>/stats.json`` of a run in the lineage, or None if it is missing."""
-        return self.memo(f"stats:{run_id}", lambda: _read_json(self.store, f"{run_prefix(run_id)}/stats.json"))
+        return self.memo(f"stats:{run_id}", lambda: read_json(self.store, f"{run_prefix(run_id)}/stats.json"))
 
 
 def _has_path(schema: pa.Schema, column: str) -> bool:
     head, _, rest = column.partition(".")
+    if head not in schema.names:
+        return False
     if not rest:
-        return head in schema.names
+        return True
     t = schema.field(head).type
     return isinstance(t, pa.StructType) and t.get_field_index(rest) >= 0
 
 
-def _read_json(store: ObjectStore, key: str) -> Any:
+def read_json(store: ObjectStore, key: str) -> Any:
+    """A JSON object of the store, or None when it is missing or unreadable (logged)."""
     try:
         return json.loads(store.get_bytes(key))
     except ObjectNotFoundError:
