@@ -234,8 +234,10 @@ def datasets_repair(name: Annotated[str, typer.Argument(help="Dataset name.")], 
 
 @datasets_app.command("diff")
 def datasets_diff(a: Annotated[str, typer.Argument(help="NAME@A")], b: Annotated[str, typer.Argument(help="NAME@B")],
-                  store: StoreOpt = None) -> None:
-    """Shards and rows that B adds to or removes from A."""
+                  store: StoreOpt = None,
+                  top: Annotated[int, typer.Option(min=1, help="Composition moves to show.")] = 20) -> None:
+    """Shards and rows that B adds to or removes from A, then the composition moves (sources,
+    licences, domains, variants, crawl months, dialect regions) from the two datasheets."""
     vs = _versions(store)
     ma, mb = vs.manifest(VersionRef.parse(a)), vs.manifest(VersionRef.parse(b))
     d = diff_versions(vs, ma, mb)
@@ -246,6 +248,31 @@ def datasets_diff(a: Annotated[str, typer.Argument(help="NAME@A")], b: Annotated
         console.print(f"  [green]+ {s.key}[/] ({s.rows:,} rows)")
     for s in d.removed:
         console.print(f"  [red]- {s.key}[/] ({s.rows:,} rows)")
+    _composition_diff(vs, ma, mb, top)
+
+
+def _composition_diff(vs: VersionStore, ma, mb, top: int) -> None:
+    """Print which sources, licences, domains, variants, months and dialect regions moved
+    (from the datasheets; a datasheet that cannot be built is reported, not fatal)."""
+    from pipelines.datasheet.diff import composition_deltas, load_datasheet
+
+    try:
+        deltas = composition_deltas(load_datasheet(vs.store, ma.dataset, ma.version),
+                                    load_datasheet(vs.store, mb.dataset, mb.version))
+    except (StoreError, OSError, ValueError, KeyError) as exc:
+        err_console.print(f"[yellow]no composition deltas[/]: a datasheet could not be built ({exc}); "
+                          f"try `kho datasets card {mb.dataset}@{mb.version}`")
+        return
+    if not deltas:
+        console.print("composition: unchanged")
+        return
+    table = _table("modality", "dimension", "value", "rows A", "rows B", "share A", "share B", "change",
+                   title=f"composition moves, largest first ({min(top, len(deltas))} of {len(deltas)})",
+                   right=("rows A", "rows B", "share A", "share B", "change"))
+    for r in deltas[:top]:
+        table.add_row(r["modality"], r["dimension"], Text(str(r["value"])), f"{r['rows_a']:,}", f"{r['rows_b']:,}",
+                      f"{r['share_a']:.1%}", f"{r['share_b']:.1%}", f"{r['share_change'] * 100:+.1f} pp")
+    console.print(table)
 
 
 @datasets_app.command("card")

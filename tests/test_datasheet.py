@@ -265,6 +265,23 @@ def test_cli_prints_the_card_and_builds_a_missing_one(planted) -> None:
 
 
 @slow
+def test_diff_shows_the_composition_moves(planted) -> None:
+    from pipelines.datasheet.diff import composition_deltas, load_datasheet
+
+    store, _, _, _ = planted
+    a, b = load_datasheet(store, "planted", "v1"), load_datasheet(store, "planted", "v2")
+    moves = {(d["dimension"], d["value"]): d for d in composition_deltas(a, b)}
+    assert moves[("domain", "d.vn")]["rows_a"] == 0 and moves[("domain", "d.vn")]["rows_b"] == 1
+    assert moves[("domain", "a.vn")]["share_change"] == pytest.approx(6 / 11 - 0.6, abs=1e-6)
+    assert moves[("source", "two")]["rows_b"] == 5 and ("source", "one") in moves  # its share fell
+    assert moves[("dialect_region", "northern")]["rows_a"] == 2 and moves[("dialect_region", "northern")]["rows_b"] == 3
+    assert ("license", "CC-BY-4.0") in moves and ("crawl_month", "2026-04") in moves
+    res = CliRunner().invoke(app, ["datasets", "diff", "planted@v1", "planted@v2", "--store", str(store.root)])
+    assert res.exit_code == 0, res.output
+    assert "composition moves" in res.stdout and "d.vn" in res.stdout and "dialect_region" in res.stdout
+
+
+@slow
 def test_gc_keeps_the_cards_of_committed_versions(planted) -> None:
     store, _, _, _ = planted
     report = collect_garbage(VersionStore(store), ["planted"], grace=timedelta(0), dry_run=False)
