@@ -9,6 +9,7 @@
     index/<name>/runs/<run>/                        dedup index shards + shards.json of one run
     leases/<name>/runs/<run>.json                   a live run's lease (heartbeat)
     leases/<name>/inputs/<unit>.json                an input claimed by a live run
+    crawls/<name>/<source>/{warc,runs,ledger}/      kho crawl: WARC parts, summaries, crawl ledger
 
 Before its commit point a run writes only keys that carry its own run id, so nothing it
 writes can collide with another run; the one shared key it creates is its version's manifest,
@@ -121,3 +122,34 @@ def datasheet_prefix(dataset: str, version: str) -> str:
     """Where a version's datasheet lies: ``datasheet.json``, ``README.md`` (a Hugging Face
     dataset card) and ``datasheet.html``. Outside :func:`gc_prefixes`, so gc never sweeps it."""
     return f"{dataset_prefix(dataset)}/cards/{check_name('version', version)}"
+
+
+def crawl_prefix(dataset: str, source: str) -> str:
+    """Everything ``kho crawl`` keeps for one source of one dataset (docs/crawl.md)."""
+    return f"crawls/{check_name('dataset', dataset)}/{check_name('source', source)}"
+
+
+def crawl_warc_prefix(dataset: str, source: str) -> str:
+    """The folder holding only WARC parts, so an ingest source ``store:<this>/`` reads nothing
+    else (summaries, media lists and the crawl ledger lie beside it, not under it)."""
+    return f"{crawl_prefix(dataset, source)}/warc"
+
+
+def crawl_part_key(dataset: str, source: str, crawl_id: str, n: int) -> str:
+    """One uploaded WARC part of one crawl (never rewritten)."""
+    return f"{crawl_warc_prefix(dataset, source)}/{crawl_id}/part-{n:05d}.warc.gz"
+
+
+def crawl_run_prefix(dataset: str, source: str, crawl_id: str) -> str:
+    """One crawl's own objects: ``crawl.json`` (its summary) and ``media-<n>.jsonl``."""
+    return f"{crawl_prefix(dataset, source)}/runs/{crawl_id}"
+
+
+def crawl_media_key(dataset: str, source: str, crawl_id: str, n: int) -> str:
+    """The media URLs (image/audio/video) seen in the pages of WARC part ``n``."""
+    return f"{crawl_run_prefix(dataset, source, crawl_id)}/media-{n:05d}.jsonl"
+
+
+def crawl_ledger_key(dataset: str, source: str, url: str) -> str:
+    """The crawl ledger entry of one canonical URL: what was last written for it."""
+    return f"{crawl_prefix(dataset, source)}/ledger/{hashlib.sha256(url.encode()).hexdigest()[:32]}.json"

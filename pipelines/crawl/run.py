@@ -1,0 +1,101 @@
+"""Running a crawl: :func:`run_crawl` starts ``python -m pipelines.crawl.run`` in a child
+process (Twisted's reactor cannot restart, so each crawl gets a fresh interpreter) and
+reads back the summary the child stored at ``crawls/<dataset>/<source>/runs/<id>/crawl.json``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipelines.crawl.config import CrawlConfig, load_crawl_config
+from storage.base import ObjectStore
+from storage.layout import crawl_run_prefix, crawl_warc_prefix
+
+log = logging.getLogger(__name__)
+
+
+class CrawlFailedError(RuntimeError):
+    """The crawl's child process failed before storing its summary."""
+
+
+def new_crawl_id() -> str:
+    """``YYYYmmddTHHMMSSZ-<8 hex>``: sortable by start time, unique across hosts."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+def summary_key(cfg: CrawlConfig, crawl_id: str) -> str:
+    return f"{crawl_run_prefix(cfg.dataset, cfg.source, crawl_id)}/crawl.json"
+
+
+def crawl_in_process(cfg: CrawlConfig, store: ObjectStore, crawl_id: str) -> dict[str, Any]:
+    """Run the crawl in this process (once per process: the reactor does not restart) and
+    store its summary."""
+    from scrapy.crawler import CrawlerProcess
+
+    from pipelines.crawl.ledger import CrawlLedger
+    from pipelines.crawl.spider import KhoSpider, scrapy_settings
+    from pipelines.crawl.spool import WarcSpool
+
+    started = datetime.now(timezone.utc)
+    ledger = CrawlLedger(store, cfg.dataset, cfg.source)
+    spool = WarcSpool(store, cfg.dataset, cfg.source, crawl_id, cfg.warc_records_per_file, ledger)
+    process = CrawlerProcess(scrapy_settings(cfg), install_root_handler=True)
+    crawler = process.create_crawler(KhoSpider)
+    process.crawl(crawler, cfg=cfg, ledger=ledger, spool=spool, crawl_id=crawl_id)
+    process.start()
+    summary = {"crawl_id": crawl_id, "dataset": cfg.dataset, "source": cfg.source,
+               "started_at": started.isoformat(timespec="seconds"),
+               "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "user_agent": cfg.user_agent,
+               "ingest_path": f"store:{crawl_warc_prefix(cfg.dataset, cfg.source)}/",
+               **crawler.spider.summary}
+    store.put_bytes(summary_key(cfg, crawl_id), json.dumps(summary, indent=2).encode(),
+                    "application/json")
+    return summary
+
+
+def run_crawl(config: Path, store: ObjectStore, timeout_s: float | None = None) -> dict[str, Any]:
+    """Crawl ``config`` into ``store`` in a child process; return the stored summary.
+
+    ``timeout_s`` bounds the child's wall time (default: the config's max_seconds plus a
+    minute for shutdown); a child past it is killed, and what it uploaded stays valid."""
+    cfg = load_crawl_config(config)
+    crawl_id = new_crawl_id()
+    if timeout_s is None:
+        timeout_s = cfg.max_seconds + 60 if cfg.max_seconds else None
+    cmd = [sys.executable, "-m", "pipelines.crawl.run", str(config), store.uri, crawl_id]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    except subprocess.TimeoutExpired:
+        raise CrawlFailedError(f"crawl {crawl_id} ran past {timeout_s:.0f} s and was stopped; "
+                               "rerun it to resume (the ledger keeps what was uploaded), or "
+                               "lower max_seconds / max_pages") from None
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+        raise CrawlFailedError(f"crawl {crawl_id} failed (exit {proc.returncode}); rerun it to "
+                               f"resume. Its last log lines:\n{tail}")
+    return json.loads(store.get_bytes(summary_key(cfg, crawl_id)))
+
+
+def main(argv: list[str]) -> int:
+    """``python -m pipelines.crawl.run CONFIG STORE_URI CRAWL_ID``."""
+    from storage.uri import open_store
+
+    if len(argv) != 3:
+        print("usage: python -m pipelines.crawl.run CONFIG STORE_URI CRAWL_ID", file=sys.stderr)
+        return 2
+    cfg = load_crawl_config(argv[0])
+    crawl_in_process(cfg, open_store(argv[1]), argv[2])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
