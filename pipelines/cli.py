@@ -549,6 +549,33 @@ def ingest(ctx: typer.Context,
 
 
 @app.command()
+def crawl(config: Annotated[Path, typer.Argument(help="Crawl config (YAML); see docs/crawl.md.")],
+          store: StoreOpt = None, create_bucket: CreateBucketOpt = False,
+          as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False) -> None:
+    """Crawl the config's seeds and sitemaps with Scrapy (robots.txt, per-host politeness, depth,
+    page, byte and time bounds) into WARC parts in the store, fetching only pages that are new
+    or changed since the last crawl. Ingest them with a source
+    `{format: warc, paths: ["store:crawls/DATASET/SOURCE/warc/"]}`; see docs/crawl.md."""
+    import json
+
+    from pipelines.crawl.config import load_crawl_config
+    from pipelines.crawl.run import run_crawl, summary_rows
+
+    cfg = load_crawl_config(config)
+    st = open_store(store or cfg.store, create_bucket=create_bucket)
+    summary = run_crawl(config, st)
+    if as_json:
+        console.print(json.dumps(summary, indent=2, ensure_ascii=False), markup=False, highlight=False)
+        return
+    table = _table("what", "count", title=f"crawl {summary['crawl_id']} → {cfg.dataset}/{cfg.source}",
+                   right=("count",))
+    for what, value in summary_rows(summary):
+        table.add_row(what, value)
+    console.print(table)
+    console.print(f"ingest with a source paths: [\"{summary['ingest_path']}\"]", markup=False)
+
+
+@app.command()
 def demo(store: StoreOpt = None, create_bucket: CreateBucketOpt = False,
          work: Annotated[Path, typer.Option(help="Where the generated image samples and demo CLIP "
                                             "weights are written (reused by later demos).")] = Path(".kho/demo"),

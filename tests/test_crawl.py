@@ -223,3 +223,19 @@ def test_crawl_then_ingest_adds_only_changed_pages(tmp_path: Path, sites: Sites)
     third = run_crawl(_config(tmp_path, sites), store)
     assert third["pages_written"] == 0 and third["parts"] == []
     assert run_ingest(load_ingest_config(_ingest_config(tmp_path)), store).version is None
+
+
+def test_cli_crawl_prints_the_summary(tmp_path: Path, sites: Sites) -> None:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    cfg = _config(tmp_path, sites, seeds=[sites.base("localhost") + "/news/1"], sitemaps=[], max_depth=1)
+    store = str(tmp_path / "store")
+    result = CliRunner().invoke(app, ["crawl", str(cfg), "--store", store])
+    assert result.exit_code == 0, result.output
+    assert "pages fetched" in result.output and "refused by robots.txt" in result.output
+    assert 'store:crawls/web/news/warc/' in result.output
+    result = CliRunner().invoke(app, ["crawl", str(cfg), "--store", store, "--json"])
+    summary = json.loads(result.output)
+    assert summary["pages_written"] == 0 and summary["not_modified"] == 1

@@ -85,6 +85,27 @@ def run_crawl(config: Path, store: ObjectStore, timeout_s: float | None = None) 
     return json.loads(store.get_bytes(summary_key(cfg, crawl_id)))
 
 
+def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The summary as (what, value) rows for the CLI's table."""
+    errors = ", ".join(f"{k}: {v}" for k, v in summary["errors"].items()) or "none"
+    return [
+        ("pages fetched", f"{summary['pages_fetched']:,}"),
+        ("written (new / changed)", f"{summary['pages_written']:,} ({summary['pages_new']:,} / "
+                                    f"{summary['pages_changed']:,})"),
+        ("unchanged (304 / same hash)", f"{summary['pages_unchanged']:,} ({summary['not_modified']:,} / "
+                                        f"{summary['pages_unchanged'] - summary['not_modified']:,})"),
+        ("refused by robots.txt", f"{summary['refused_robots']:,}"),
+        ("offsite links", f"{summary['offsite']:,}"),
+        ("too deep", f"{summary['too_deep']:,}"),
+        ("not HTML", f"{summary['skipped_content_type']:,}"),
+        ("errors", errors),
+        ("bytes", f"{summary['bytes']:,}"),
+        ("WARC parts", f"{len(summary['parts'])}"),
+        ("media URLs", f"{summary['media_urls']:,}"),
+        ("finished", summary["finish_reason"]),
+    ]
+
+
 def main(argv: list[str]) -> int:
     """``python -m pipelines.crawl.run CONFIG STORE_URI CRAWL_ID``."""
     from storage.uri import open_store
