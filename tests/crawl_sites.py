@@ -34,6 +34,8 @@ class Sites:
     pages: dict[tuple[str, str], str] = field(default_factory=dict)
     log: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    active: dict[str, int] = field(default_factory=dict)
+    max_active: dict[str, int] = field(default_factory=dict)
 
     def base(self, host: str) -> str:
         return f"http://{host}:{self.port}"
@@ -48,7 +50,7 @@ class Sites:
         a, b = self.base("localhost"), self.base("127.0.0.1")
         index = article("Tin tức", "Trang chủ của báo.", (
             "/news/1", "/news/2", "/old", "/missing", "/slow", "/private/secret", "/trap/1",
-            "http://offsite.invalid/page", f"{b}/", "/news/1#top", "/news/../news/2"))
+            "http://offsite.invalid/page", f"{b}/", "/news/1#top", "/news/../news/2", "/api/feed"))
         self.pages.update({
             ("localhost", "/robots.txt"): f"User-agent: *\nDisallow: /private/\nSitemap: {a}/sitemap.xml\n",
             ("localhost", "/sitemap.xml"): (
@@ -79,6 +81,7 @@ def _handler(sites: Sites) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, body: bytes = b"", ctype: str = "text/html; charset=utf-8",
                   headers: dict[str, str] | None = None) -> None:
+            self._leave()
             self.send_response(status)
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
@@ -90,9 +93,28 @@ def _handler(sites: Sites) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self._counted = True
+            try:
+                self._get()
+            finally:
+                self._leave()
+
+        def _leave(self) -> None:
+            """Stop counting this request as active: before its answer is written (else the
+            client may send the next one first), or before the slow page's sleep (the
+            client gives up on it after its timeout)."""
+            if self._counted:
+                self._counted = False
+                host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+                with sites.lock:
+                    sites.active[host] -= 1
+
+        def _get(self) -> None:
             host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
             path = urlsplit(self.path).path
             with sites.lock:
+                sites.active[host] = sites.active.get(host, 0) + 1
+                sites.max_active[host] = max(sites.max_active.get(host, 0), sites.active[host])
                 sites.log.append({"host": host, "path": self.path,
                                   "agent": self.headers.get("User-Agent", ""),
                                   "inm": self.headers.get("If-None-Match", "")})
@@ -103,7 +125,10 @@ def _handler(sites: Sites) -> type[BaseHTTPRequestHandler]:
                 n = int(path.rsplit("/", 1)[1])
                 return self._send(200, article(f"Bẫy {n}", "Trang bẫy.", (f"/trap/{n + 1}",)).encode())
             if path == "/slow":
+                self._leave()
                 time.sleep(2)
+            if path == "/api/feed":
+                return self._send(200, b'{"items": []}', "application/json")
             if page is None:
                 return self._send(404, b"not found", "text/plain")
             body = page.encode()

@@ -50,6 +50,9 @@ def crawl_in_process(cfg: CrawlConfig, store: ObjectStore, crawl_id: str) -> dic
     crawler = process.create_crawler(KhoSpider)
     process.crawl(crawler, cfg=cfg, ledger=ledger, spool=spool, crawl_id=crawl_id)
     process.start()
+    if not crawler.spider.summary:
+        raise RuntimeError(f"crawl {crawl_id} ended without its summary (see the log above): its "
+                           "last WARC part may not be in the store; rerun the crawl to resume")
     summary = {"crawl_id": crawl_id, "dataset": cfg.dataset, "source": cfg.source,
                "started_at": started.isoformat(timespec="seconds"),
                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -152,10 +152,20 @@ class KhoSpider(SitemapSpider):
         sha = hashlib.sha256(response.body).hexdigest()
         if entry.get("sha256") == sha:
             self.counts["unchanged"] += 1
+            self._refresh_validators(entry, response)
         else:
             self.counts["changed" if entry else "new"] += 1
             self.spool.add(self._page(response, sha, onsite))
         yield from self._follow_links(onsite)
+
+    def _refresh_validators(self, entry: dict[str, Any], response: Response) -> None:
+        """Same bytes under new validators (a server that rotates ETags): record them, so the
+        next crawl's conditional request can get a 304. Safe before any upload: the page is
+        already in the part the entry names."""
+        etag = (response.headers.get("ETag") or b"").decode("latin-1") or None
+        modified = (response.headers.get("Last-Modified") or b"").decode("latin-1") or None
+        if (etag, modified) != (entry.get("etag"), entry.get("last_modified")):
+            self.ledger.put({**entry, "etag": etag, "last_modified": modified})
 
     def _follow_links(self, urls: list[str]):
         for url in urls:
