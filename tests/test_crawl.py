@@ -252,3 +252,8 @@ def test_cli_crawl_prints_the_summary(tmp_path: Path, sites: Sites) -> None:
     result = CliRunner().invoke(app, ["crawl", str(cfg), "--store", store, "--json"])
     summary = json.loads(result.output)
     assert summary["pages_written"] == 0 and summary["not_modified"] == 1
+
+
+def test_example_config_is_valid() -> None:
+    cfg = load_crawl_config(Path(__file__).parents[1] / "pipelines/configs/crawl_example.yaml")
+    assert cfg.user_agent == DEFAULT_USER_AGENT and cfg.collect_media
