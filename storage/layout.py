@@ -141,7 +141,7 @@ def crawl_part_key(dataset: str, source: str, crawl_id: str, n: int) -> str:
 
 
 def crawl_run_prefix(dataset: str, source: str, crawl_id: str) -> str:
-    """One crawl's own objects: ``crawl.json`` (its summary) and ``media-<n>.jsonl``."""
+    """One crawl's own objects: ``crawl.json`` (its summary), ``crawl.log`` and ``media-<n>.jsonl``."""
     return f"{crawl_prefix(dataset, source)}/runs/{crawl_id}"
 
 

@@ -104,6 +104,7 @@ def test_first_crawl_fetches_refuses_and_bounds(tmp_path: Path, sites: Sites) ->
     assert entry["part"] in s["parts"] and f"{a}/" in entry["links"]
     stored = json.loads(store.get_bytes(f"crawls/web/news/runs/{s['crawl_id']}/crawl.json"))
     assert stored == s and s["ingest_path"] == "store:crawls/web/news/warc/"
+    assert "Dumping Scrapy stats" in store.get_text(f"crawls/web/news/runs/{s['crawl_id']}/crawl.log")
     media = [json.loads(line) for k in store.list("crawls/web/news/runs/")
              if k.key.endswith(".jsonl") for line in store.get_text(k.key).splitlines()]
     assert {(m["url"], m["kind"]) for m in media} == {(f"{b}/img/a.png", "image"),
@@ -163,8 +164,9 @@ def test_killed_crawl_resumes_without_rewriting(tmp_path: Path, sites: Sites,
     store = LocalStore(tmp_path / "store")
     cfg = _config(tmp_path, sites, warc_records_per_file=2, per_host_concurrency=1)
     monkeypatch.setenv("KHO_CRASH_AT", "crawl_after_part_1")
-    with pytest.raises(CrawlFailedError, match="rerun it to resume"):
+    with pytest.raises(CrawlFailedError, match="rerun it to resume") as failed:
         run_crawl(cfg, store)
+    assert "crawl_after_part_1" in str(failed.value)  # the log's last lines name the fault point
     killed = sorted(k.key for k in store.list("crawls/web/news/warc/"))
     assert len(killed) == 2  # parts 0 and 1 made it, the crash came after their ledger entries
     before = {u for t, u in _warc(store, killed) if t == "response"}

@@ -1,6 +1,7 @@
 """Running a crawl: :func:`run_crawl` starts ``python -m pipelines.crawl.run`` in a child
 process (Twisted's reactor cannot restart, so each crawl gets a fresh interpreter) and
-reads back the summary the child stored at ``crawls/<dataset>/<source>/runs/<id>/crawl.json``."""
+reads back the summary the child stored at ``crawls/<dataset>/<source>/runs/<id>/crawl.json``.
+The child's log (Scrapy's, with its stats dump) is kept beside it as ``crawl.log``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,9 @@ from storage.base import ObjectStore
 from storage.layout import crawl_run_prefix, crawl_warc_prefix
 
 log = logging.getLogger(__name__)
+
+#: How much of a crawl's log is kept in the store (its end: the stats dump, the errors).
+MAX_LOG_BYTES = 4 << 20
 
 
 class CrawlFailedError(RuntimeError):
@@ -74,18 +79,37 @@ def run_crawl(config: Path, store: ObjectStore, timeout_s: float | None = None) 
     if timeout_s is None:
         timeout_s = cfg.max_seconds + 60 if cfg.max_seconds else None
     cmd = [sys.executable, "-m", "pipelines.crawl.run", str(config), store.uri, crawl_id]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    except subprocess.TimeoutExpired:
-        raise CrawlFailedError(f"crawl {crawl_id} ran past {timeout_s:.0f} s and was stopped; "
-                               "rerun it to resume (the ledger keeps what was uploaded), or "
-                               "lower max_seconds / max_pages") from None
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        raise CrawlFailedError(f"crawl {crawl_id} failed (exit {proc.returncode}); rerun it to "
-                               f"resume. Its last log lines:\n{tail}")
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=err, timeout=timeout_s,
+                                  env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            problem = (f"failed (exit {proc.returncode})" if proc.returncode != 0 else None)
+        except subprocess.TimeoutExpired:
+            problem = (f"ran past {timeout_s:.0f} s and was stopped (lower max_seconds / max_pages, "
+                       "or raise the timeout)")
+        tail = _keep_log(store, cfg, crawl_id, err)
+    if problem:
+        lines = "\n".join(tail.strip().splitlines()[-15:])
+        raise CrawlFailedError(f"crawl {crawl_id} {problem}; rerun it to resume (the ledger keeps "
+                               f"what was uploaded). Its log is {log_key(cfg, crawl_id)}; its last "
+                               f"lines:\n{lines}")
     return json.loads(store.get_bytes(summary_key(cfg, crawl_id)))
+
+
+def log_key(cfg: CrawlConfig, crawl_id: str) -> str:
+    return f"{crawl_run_prefix(cfg.dataset, cfg.source, crawl_id)}/crawl.log"
+
+
+def _keep_log(store: ObjectStore, cfg: CrawlConfig, crawl_id: str, err) -> str:
+    """Store the child's log (its last MAX_LOG_BYTES) beside the summary; return it as text."""
+    size = err.seek(0, os.SEEK_END)
+    err.seek(max(0, size - MAX_LOG_BYTES))
+    data = err.read()
+    try:
+        store.put_bytes(log_key(cfg, crawl_id), data, "text/plain; charset=utf-8")
+    except Exception as exc:  # noqa: BLE001 - the log is a help, never a reason to fail
+        log.warning("could not store the crawl log of %s: %s", crawl_id, exc)
+    return data.decode("utf-8", "replace")
 
 
 def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
