@@ -165,3 +165,23 @@ def serve() -> tuple[Sites, ThreadingHTTPServer]:
     sites.build()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return sites, server
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m tests.crawl_sites [PORT]``: serve the test sites until Ctrl-C, to try
+    ``kho crawl`` by hand (docs/crawl.md shows a config for them)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    sites = Sites(port=int(args[0]) if args else 8765)
+    server = _QuietServer(("127.0.0.1", sites.port), _handler(sites))
+    sites.build()
+    print(f"serving {sites.base('localhost')}/ and {sites.base('127.0.0.1')}/ (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
