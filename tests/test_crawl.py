@@ -259,3 +259,14 @@ def test_cli_crawl_prints_the_summary(tmp_path: Path, sites: Sites) -> None:
 def test_example_config_is_valid() -> None:
     cfg = load_crawl_config(Path(__file__).parents[1] / "pipelines/configs/crawl_example.yaml")
     assert cfg.user_agent == DEFAULT_USER_AGENT and cfg.collect_media
+
+
+def test_crawl_and_recrawl_on_each_backend(tmp_path: Path, sites: Sites, store: ObjectStore) -> None:
+    """The child process reopens the store from its URI (S3 credentials from the environment)."""
+    cfg = _config(tmp_path, sites, seeds=[sites.base("localhost") + "/news/1"], sitemaps=[],
+                  max_depth=1, warc_records_per_file=1)
+    first = run_crawl(cfg, store)
+    assert _written(store, first) == [sites.base("localhost") + p for p in ("/", "/news/1")]
+    assert sorted(o.key for o in store.list(crawl_warc_prefix("web", "news") + "/")) == sorted(first["parts"])
+    second = run_crawl(cfg, store)
+    assert second["pages_written"] == 0 and second["not_modified"] == 1
