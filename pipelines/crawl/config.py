@@ -50,7 +50,6 @@ class CrawlConfig(BaseModel):
     warc_records_per_file: int = Field(500, ge=1, description=(
         "Pages per WARC part: a part is uploaded, and its pages entered in the ledger, as it "
         "fills, so a killed crawl loses at most one part's pages."))
-    base_dir: Path = Field(Path("."), exclude=True)
 
     @field_validator("seeds", "sitemaps")
     @classmethod
@@ -77,6 +76,4 @@ class CrawlConfig(BaseModel):
 
 def load_crawl_config(path: str | Path) -> CrawlConfig:
     """Load and validate a crawl config; raises schemas.config.ConfigError naming the key."""
-    cfg = validate_model(CrawlConfig, read_yaml(path), str(path))
-    cfg.base_dir = Path(path).resolve().parent
-    return cfg
+    return validate_model(CrawlConfig, read_yaml(path), str(path))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from http import HTTPStatus
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
@@ -183,8 +184,6 @@ class KhoSpider(SitemapSpider):
                  "last_modified": text(response.headers.get("Last-Modified") or b"") or None,
                  "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  "status": response.status, "links": links}
-        from http import HTTPStatus
-
         try:
             reason = HTTPStatus(response.status).phrase
         except ValueError:
