@@ -654,6 +654,64 @@ def store_init(store: StoreOpt = None) -> None:
     console.print(result.describe(), markup=False, highlight=False)
 
 
+# -- kho sources: the sources registry (pipelines/sources/, docs/sources.md) ----------------
+sources_app = typer.Typer(help="The sources registry (sources.yaml): the state of every source, "
+                               "and the one step a scheduler runs per source.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+RegistryOpt = Annotated[Path, typer.Option("--registry", help="The sources registry (YAML); see docs/sources.md.")]
+
+
+@sources_app.command("status")
+def sources_status(registry: RegistryOpt = Path("sources.yaml"), store: StoreOpt = None,
+                   as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False) -> None:
+    """Per source: last crawl, last ingest run and version, inputs pending, the last run's
+    kept / rejected / quarantined / duplicates, and failures (exit 0 either way: it reports)."""
+    import json
+
+    from pipelines.sources.registry import load_registry
+    from pipelines.sources.status import registry_status
+
+    rows = registry_status(load_registry(registry), open_store(store))
+    if as_json:
+        console.print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2, ensure_ascii=False),
+                      markup=False, highlight=False)
+        return
+    counts = ("kept", "rejected", "quarantined", "duplicates")
+    table = _table("source", "kind", "dataset", "schedule", "last crawl", "last run", "version",
+                   "pending", *counts, "failures", title=f"sources in {registry}",
+                   right=("pending", *counts))
+    for r in rows:
+        c = r.last_crawl
+        crawl = ("-" if c is None else f"{c.crawl_id} (no summary)" if c.summary_missing
+                 else f"{c.finished_at} · {c.pages_written} written")
+        run = f"{r.last_run.run_id}" if r.last_run else "-"
+        table.add_row(r.name, r.kind, r.dataset, r.schedule, crawl, run, r.last_version or "-",
+                      "-" if r.pending is None else str(r.pending),
+                      *("-" if v is None else f"{v:,}" for v in r.counts().values()),
+                      Text("; ".join(r.failures), style="red") if r.failures else "-")
+    console.print(table)
+    for r in rows:
+        for note in r.notes:
+            console.print(f"{r.name}: {note}", markup=False, highlight=False)
+
+
+@sources_app.command("run")
+def sources_run(name: Annotated[str, typer.Argument(help="The source's name in the registry.")],
+                registry: RegistryOpt = Path("sources.yaml"), store: StoreOpt = None) -> None:
+    """Crawl (kind crawl), ingest and verify one source: the step a scheduler (CronJob, Airflow)
+    runs. Exits non-zero when any step fails; safe to rerun (the ledgers skip what is done)."""
+    from pipelines.config import load_ingest_config
+    from pipelines.sources.registry import load_registry
+    from pipelines.sources.run import run_source
+
+    reg = load_registry(registry)
+    entry = reg.get(name)
+    cfg = load_ingest_config(reg.path(entry.ingest))
+    result = run_source(reg, name, open_store(store or cfg.store))
+    for step in result.steps:
+        console.print(f"{name}: {step}", markup=False, highlight=False)
+
+
 def main() -> None:
     """Entry point: run the app, turning Kho's typed errors into one clear line and exit 2.
 
