@@ -201,6 +201,62 @@ def test_cli_run_unknown_source_fails(tmp_path):
     assert res.exit_code != 0 and isinstance(res.exception, RegistryError)
 
 
+# -- a crawl source, end to end on the local test sites ------------------------------------
+@pytest.fixture()
+def sites():
+    from tests.crawl_sites import serve
+
+    s, server = serve()
+    yield s
+    server.shutdown()
+
+
+def _crawl_registry(tmp: Path, sites) -> Path:
+    """A registry with one crawl source (dataset web, source news) on the test sites."""
+    a, b = sites.base("localhost"), sites.base("127.0.0.1")
+    _write(tmp / "crawl.yaml", {
+        "dataset": "web", "source": "news", "seeds": [f"{a}/", f"{b}/"],
+        "sitemaps": [f"{a}/sitemap.xml"], "allowed_domains": ["localhost", "127.0.0.1"],
+        "user_agent": "KhoBot/0.1 (+https://example.invalid/kho-tests; dataset curation)",
+        "delay_s": 0, "autothrottle": False, "max_depth": 3, "download_timeout_s": 1, "retries": 0,
+        "per_host_concurrency": 4, "warc_records_per_file": 3})
+    _write(tmp / "ingest.yaml", {"dataset": "web", "sources": [
+        {"name": "news", "format": "warc", "license": "CC-BY-4.0", "paths": ["store:crawls/web/news/warc/"]}]})
+    return _write(tmp / "sources.yaml", {"sources": [_entry(
+        name="news", kind="crawl", dataset="web", crawl="crawl.yaml", ingest="ingest.yaml")]})
+
+
+def test_crawl_source_run_and_status(tmp_path, sites):
+    """The data engineer's loop: run the crawl source (crawl, ingest, verify), see it in
+    status; a page changes, a crawl alone leaves one WARC part pending; the next run adds it."""
+    from pipelines.crawl.run import run_crawl
+    from pipelines.sources.run import run_source
+    from pipelines.sample_data.make_sample import NEWS
+    from tests.crawl_sites import article
+
+    store = LocalStore(tmp_path / "store")
+    reg = load_registry(_crawl_registry(tmp_path, sites))
+    before = source_status(reg, reg.get("news"), store)
+    assert before.last_crawl is None and before.pending == 0 and before.last_version is None
+    first = run_source(reg, "news", store)
+    assert first.crawl["pages_written"] == 10 and first.version == "v1" and first.verified == "v1"
+    row = source_status(reg, reg.get("news"), store)
+    assert row.last_crawl.crawl_id == first.crawl["crawl_id"] and row.last_crawl.pages_written == 10
+    assert row.last_version == "v1" and row.last_run.run_id == first.run_id and row.pending == 0
+    stats = json.loads(store.get_bytes(f"runs/{first.run_id}/stats.json"))
+    assert row.counts()["kept"] == stats["totals"]["kept"] == 5
+
+    sites.pages[("localhost", "/news/2")] = article(*NEWS[5], ("/",))
+    recrawl = run_crawl(reg.path(reg.get("news").crawl), store)
+    assert recrawl["pages_written"] == 1
+    row = source_status(reg, reg.get("news"), store)
+    assert row.pending == 1 and row.last_crawl.crawl_id == recrawl["crawl_id"]
+    second = run_source(reg, "news", store)
+    assert second.crawl["pages_written"] == 0 and second.version == "v2"
+    row = source_status(reg, reg.get("news"), store)
+    assert row.pending == 0 and row.last_version == "v2" and row.last_run.totals["kept"] == 1
+
+
 # -- the Kubernetes example ---------------------------------------------------------------
 def test_kubernetes_cronjob_example():
     docs = [d for d in yaml.safe_load_all((REPO / "deploy/kubernetes/kho-source-cronjob.yaml").read_text()) if d]
