@@ -153,7 +153,8 @@ def pending_inputs(reg: Registry, entry: SourceEntry, store: ObjectStore,
             units = list_units(one, store)
         except NoInputsError as exc:
             pending[src.name] = 0
-            notes.append(f"{exc} (nothing to ingest yet)")
+            notes.append(f"{exc} (nothing crawled into it yet)" if entry.kind == "crawl"
+                         else f"{exc} (nothing dropped there yet, or its paths are wrong)")
             continue
         todo, _ = split_done(units, store, cfg.dataset, committed)
         pending[src.name] = len(todo)
