@@ -359,6 +359,9 @@ def create_app(store: ObjectStore, db: ReviewDB, settings: ReviewSettings | None
             raise HTTPException(404, str(exc)) from None
         except NotAssignedError as exc:
             raise HTTPException(403, str(exc)) from None
+        except MediaError as exc:  # a stored reference that is not even a safe key (tampered payload)
+            log.warning("refused media %s of item %d: %s", name, item_id, exc)
+            raise HTTPException(404, f"item {item_id} has no medium {name!r}") from None
         ref = view.item.media.get(name)
         if ref is None or name == RAW_MEDIA or ref.lead_only:
             raise HTTPException(404, f"item {item_id} has no medium {name!r}")
