@@ -153,6 +153,12 @@ def create_app(store: ObjectStore, db: ReviewDB, settings: ReviewSettings | None
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
+    @app.exception_handler(MediaError)
+    async def bad_reference(request: Request, exc: MediaError):
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return await http_error(request, StarletteHTTPException(
+            404, "this item's stored media reference is invalid: a lead can draw the queue again"))
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         if request.url.path.startswith(("/api/", "/media/")) or "application/json" in request.headers.get("accept", ""):
@@ -363,7 +369,7 @@ def create_app(store: ObjectStore, db: ReviewDB, settings: ReviewSettings | None
             log.warning("refused media %s of item %d: %s", name, item_id, exc)
             raise HTTPException(404, f"item {item_id} has no medium {name!r}") from None
         ref = view.item.media.get(name)
-        if ref is None or name == RAW_MEDIA or ref.lead_only:
+        if ref is None or name == RAW_MEDIA or ref.lead_only or ref.column == "raw":
             raise HTTPException(404, f"item {item_id} has no medium {name!r}")
         if not runs.may_stream(view.item.run_id, view.item.dataset, ref.key):
             log.warning("refused media %s of item %d: key %r is not the run's own", name, item_id, ref.key)

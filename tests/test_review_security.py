@@ -414,6 +414,23 @@ def test_a_media_key_tampered_in_the_database_is_refused_and_its_bytes_never_ret
     assert not is_run_key("../" + image_run, "img", own)
 
 
+def test_a_raw_cell_renamed_or_a_malformed_key_in_the_database_gives_404_not_500(
+        review_runs: dict, app: FastAPI, db: ReviewDB) -> None:
+    lead = logged_in(app, "lead")
+    queue_id = draw(lead, review_runs["text_run"], "quarantine", per_queue=5)
+    item = next(it for it in queue_items(db, queue_id) if "raw" in it.payload["media"])
+    raw = dict(item.payload["media"]["raw"], lead_only=False)
+    tamper_media(db, item.id, {"image": raw})  # the raw cell under an ordinary name
+    assert lead.get(f"/media/{item.id}/image").status_code == 404
+    tamper_media(db, item.id, {"image": {"key": "../../etc/passwd", "offset": 0, "length": 16,
+                                         "content_type": "image/jpeg", "column": None, "row_key": None,
+                                         "lead_only": False}})
+    for path in (f"/items/{item.id}", f"/queues/{queue_id}?at={item.position}"):
+        r = lead.get(path)
+        assert r.status_code == 404, (path, r.status_code)
+        assert "draw the queue again" in r.text
+
+
 def test_the_raw_medium_of_a_quarantined_input_is_never_streamed_even_to_a_lead(
         review_runs: dict, app: FastAPI, db: ReviewDB) -> None:
     lead = logged_in(app, "lead")
