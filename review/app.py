@@ -315,6 +315,15 @@ def create_app(store: ObjectStore, db: ReviewDB, settings: ReviewSettings | None
             raise HTTPException(404, "use /next or /previous")
         return view_payload(request, user, view, queue_id)
 
+    def visible_item(user: auth.SessionInfo, item_id: int) -> ItemView:
+        """The item as ``user`` sees it: 404 if there is none, 403 if it is not theirs."""
+        try:
+            return get_item(db, item_id, user.user_id)
+        except ItemNotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except NotAssignedError as exc:
+            raise HTTPException(403, str(exc)) from None
+
     def record(user: auth.SessionInfo, item_id: int, label: int, comment: str | None) -> ItemView:
         try:
             judge(db, item_id, user.user_id, label, comment)
@@ -346,12 +355,7 @@ def create_app(store: ObjectStore, db: ReviewDB, settings: ReviewSettings | None
     @app.get("/items/{item_id}", response_class=HTMLResponse)
     def item_page(request: Request, item_id: int):
         user = page_user(request)
-        try:
-            view = get_item(db, item_id, user.user_id)
-        except ItemNotFoundError as exc:
-            raise HTTPException(404, str(exc)) from None
-        except NotAssignedError as exc:
-            raise HTTPException(403, str(exc)) from None
+        view = visible_item(user, item_id)
         return render(request, "item_page.html", user, queue=queue_info(view.queue_id),
                       view=_ViewModel(view, item_html_inner(user, view)))
 
@@ -359,15 +363,7 @@ def create_app(store: ObjectStore, db: ReviewDB, settings: ReviewSettings | None
     @app.get("/media/{item_id}/{name}")
     def media(request: Request, item_id: int, name: str):
         user = api_user(request)
-        try:
-            view = get_item(db, item_id, user.user_id)
-        except ItemNotFoundError as exc:
-            raise HTTPException(404, str(exc)) from None
-        except NotAssignedError as exc:
-            raise HTTPException(403, str(exc)) from None
-        except MediaError as exc:  # a stored reference that is not even a safe key (tampered payload)
-            log.warning("refused media %s of item %d: %s", name, item_id, exc)
-            raise HTTPException(404, f"item {item_id} has no medium {name!r}") from None
+        view = visible_item(user, item_id)  # a malformed stored reference: 404 (bad_reference)
         ref = view.item.media.get(name)
         if ref is None or name == RAW_MEDIA or ref.lead_only or ref.column == "raw":
             raise HTTPException(404, f"item {item_id} has no medium {name!r}")

@@ -18,22 +18,10 @@ from review.metrics import dashboard
 from review.runs import ReviewError
 from review.service import judge
 from storage.local import LocalStore
-from tests.test_review_metrics import OTHER_RUN, RUN, make_db, make_queue, make_users
+from tests.test_review_metrics import OTHER_RUN, RUN, db, make_queue, users  # noqa: F401 (fixtures)
 
 SHORT = "reason:gopher_quality:gopher_short_doc"
 REPETITION = "reason:gopher_quality:gopher_repetition"
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> ReviewDB:
-    db = make_db(tmp_path)
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
-def users(db: ReviewDB) -> dict[str, int]:
-    return make_users(db)
 
 
 @pytest.fixture
