@@ -8,8 +8,9 @@ VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3.11}"
 # Debian packages the pipelines and tests call (kept short: every one costs CI time).
 # opencv-data: the BRISQUE model files the image quality score reads; chromium: the browser the
-# review app's tests drive with Playwright (never `playwright install`, which downloads).
-APT_PACKAGES="${APT_PACKAGES:-opencv-data chromium}"
+# review app's tests drive with Playwright (never `playwright install`, which downloads);
+# postgresql: a real server for the review app's PostgreSQL test (its default is SQLite).
+APT_PACKAGES="${APT_PACKAGES:-opencv-data chromium postgresql}"
 
 missing=()
 for pkg in $APT_PACKAGES; do
