@@ -106,7 +106,8 @@ def credentials_env() -> dict[str, str]:
         env["AWS_SECRET_ACCESS_KEY"] = conn.password
     endpoint = (conn.extra_dejson or {}).get("endpoint") or (conn.extra_dejson or {}).get("endpoint_url")
     if endpoint:
-        env["AWS_ENDPOINT_URL"] = str(endpoint)
+        # Kho reads KHO_S3_ENDPOINT first, then AWS_ENDPOINT_URL: the connection sets both.
+        env["KHO_S3_ENDPOINT"] = env["AWS_ENDPOINT_URL"] = str(endpoint)
     log.info("using S3 credentials from Airflow connection %s", CONN_ID)
     return env
 
