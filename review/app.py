@@ -36,7 +36,7 @@ from review.runs import (RAW_MEDIA, MediaError, MediaRef, ReviewError, RunData, 
                          is_run_key, list_runs, load_run, read_media)
 from review.sampling import available_queues
 from review.service import (ItemNotFoundError, ItemView, NotAssignedError, QueueError, QueueNotFoundError,
-                            create_queue, get_item, judge, list_queues, next_item, previous_item, queue_progress)
+                            create_queue, get_item, get_queue, judge, list_queues, next_item, previous_item, queue_progress)
 from review.settings import ReviewSettings
 from review.viewers import RAW_FIELDS, ViewContext, ViewItem, render_item
 from storage.base import ObjectStore
@@ -249,10 +249,10 @@ def create_app(store: ObjectStore, db: ReviewDB, settings: ReviewSettings | None
         return RedirectResponse(f"/queues/{queue_id}", status_code=303)
 
     def queue_info(queue_id: int):
-        for q in list_queues(db):
-            if q.id == queue_id:
-                return q
-        raise HTTPException(404, f"no review queue {queue_id}: pick one from the run's page")
+        try:
+            return get_queue(db, queue_id)
+        except QueueNotFoundError as exc:
+            raise HTTPException(404, f"{exc}") from None
 
     def view_payload(request: Request, user: auth.SessionInfo, view: ItemView | None, queue_id: int) -> dict:
         progress = queue_progress(db, queue_id, user.user_id)
@@ -263,8 +263,8 @@ def create_app(store: ObjectStore, db: ReviewDB, settings: ReviewSettings | None
                 "position": view.position, "label": view.label, "comment": view.comment, "progress": progress}
 
     def item_html(request: Request, user: auth.SessionInfo, view: ItemView) -> Markup:
-        html = render_item(_view_item(view), view_context(user, view))
-        ctx = {"view": _ViewModel(view, html)}
+        """The whole item article (what the JSON routes hand to review.js)."""
+        ctx = {"view": _ViewModel(view, item_html_inner(user, view))}
         return Markup(templates.get_template("item.html").render(**ctx))
 
     def view_context(user: auth.SessionInfo, view: ItemView) -> ViewContext:

@@ -202,6 +202,15 @@ def list_queues(db: ReviewDB, run_id: str | None = None) -> list[QueueInfo]:
                       int(n), q.created_at) for q, n in rows]
 
 
+def get_queue(db: ReviewDB, queue_id: int) -> QueueInfo:
+    """One drawn queue with its item count; raises QueueNotFoundError."""
+    with db.session() as s:
+        q = _queue(s, queue_id)
+        n = s.scalar(select(func.count(Item.id)).where(Item.queue_id == queue_id)) or 0
+    return QueueInfo(q.id, q.run_id, q.dataset, q.modality, q.name, q.seed, q.per_queue, q.double_share,
+                     int(n), q.created_at)
+
+
 # -- reading items ------------------------------------------------------------------------
 def _user(s: Session, user_id: int) -> User:
     user = s.get(User, user_id)
@@ -343,4 +352,4 @@ def queue_progress(db: ReviewDB, queue_id: int, user_id: int) -> dict[str, int]:
 
 __all__ = ["InvalidJudgementError", "ItemNotFoundError", "ItemView", "MAX_COMMENT_CHARS", "NotAssignedError",
            "QueueError", "QueueInfo", "QueueNotFoundError", "QueueSpec", "UnknownQueueError", "annotators_for",
-           "create_queue", "get_item", "judge", "list_queues", "next_item", "previous_item", "queue_progress"]
+           "create_queue", "get_item", "get_queue", "judge", "list_queues", "next_item", "previous_item", "queue_progress"]

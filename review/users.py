@@ -106,26 +106,26 @@ def list_users(db: ReviewDB) -> list[User]:
         return list(s.scalars(select(User).order_by(User.name)))
 
 
-def set_password(db: ReviewDB, name: str, password: str) -> None:
-    """Replace a user's password and end their sessions (a reset logs them out everywhere)."""
-    new_hash = hash_password(password)
+def _change(db: ReviewDB, name: str, **values: object) -> None:
+    """Set ``values`` on the user ``name`` and end their sessions; raises UserNotFoundError."""
     with db.session() as s:
         user = s.scalar(select(User).where(User.name == name))
         if user is None:
             raise UserNotFoundError(f"no review user {name!r}")
-        user.password_hash = new_hash
+        for attr, value in values.items():
+            setattr(user, attr, value)
         s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+
+
+def set_password(db: ReviewDB, name: str, password: str) -> None:
+    """Replace a user's password and end their sessions (a reset logs them out everywhere)."""
+    _change(db, name, password_hash=hash_password(password))
     log.info("review user %s: password replaced, sessions ended", name)
 
 
 def deactivate(db: ReviewDB, name: str) -> None:
     """Refuse a user's logins from now on and end their sessions; judgements stay."""
-    with db.session() as s:
-        user = s.scalar(select(User).where(User.name == name))
-        if user is None:
-            raise UserNotFoundError(f"no review user {name!r}")
-        user.active = False
-        s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    _change(db, name, active=False)
     log.info("review user %s deactivated", name)
 
 
