@@ -11,15 +11,16 @@ from pipelines.datasheet import lexicons as lx
 from pipelines.datasheet.domains import domain_and_tld
 from pipelines.datasheet.measures import Values, domain_indicators, indicator, month_of, shares, time_indicator
 from pipelines.datasheet.registry import SheetContext, register_section
-from pipelines.datasheet.textmatch import PhraseCounter, syllables
+from pipelines.datasheet.textmatch import PhraseIndex, syllables
 
 MODALITY = "text"
 COLUMNS = ["source", "url", "crawl_date", "license", "lang", "lang_score", "lang_variant", "text",
            "signals.words", "pii", "pii_total"]
 NO_DIACRITICS = "no_diacritics"
-_DIALECT = {region: PhraseCounter(words) for region, words in lx.DIALECT_MARKERS.items()}
-_GENDER = {g: PhraseCounter(words) for g, words in lx.GENDER_TERMS.items()}
-_TOPICS = {t: PhraseCounter(words) for t, words in lx.TOPIC_KEYWORDS.items()}
+#: Every word list of the text indicators, matched in one pass per document.
+_LISTS = PhraseIndex({**{("dialect", r): w for r, w in lx.DIALECT_MARKERS.items()},
+                      **{("gender", g): w for g, w in lx.GENDER_TERMS.items()},
+                      **{("topic", t): w for t, w in lx.TOPIC_KEYWORDS.items()}})
 
 
 @dataclass
@@ -66,13 +67,13 @@ class TextScan:
         if lang == "vi":
             self.vi_rows += 1
             self.vi_no_diacritics += r.get("lang_variant") == NO_DIACRITICS
-        sy = syllables(text)
-        regions = [reg for reg, pc in _DIALECT.items() if len(pc.count(sy)) >= lx.MIN_MARKERS]
+        found = _LISTS.count(syllables(text))
+        regions = [r for r in lx.DIALECT_MARKERS if len(found.get(("dialect", r), ())) >= lx.MIN_MARKERS]
         self.dialect_docs.update(regions)
         self.docs_with_markers += bool(regions)
-        for g, pc in _GENDER.items():
-            self.gender[g] += sum(pc.count(sy).values())
-        hits = {t: sum(pc.count(sy).values()) for t, pc in _TOPICS.items()}
+        for g in lx.GENDER_TERMS:
+            self.gender[g] += sum(found.get(("gender", g), {}).values())
+        hits = {t: sum(found.get(("topic", t), {}).values()) for t in lx.TOPIC_KEYWORDS}
         best = max(hits, key=lambda t: hits[t])
         self.topics[best if hits[best] else lx.OTHER_TOPIC] += 1
 
