@@ -712,6 +712,83 @@ def sources_run(name: Annotated[str, typer.Argument(help="The source's name in t
         console.print(f"{name}: {step}", markup=False, highlight=False)
 
 
+# -- kho plan capacity: the capacity planner (pipelines/capacity/, docs/capacity.md) -------
+plan_app = typer.Typer(help="Plan the hardware before buying it: `kho plan capacity --petabytes 100`.",
+                       no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+
+
+def _plan_default(field: str) -> str:
+    from pipelines.capacity.model import CapacityInputs
+
+    value = CapacityInputs.model_fields[field].get_default(call_default_factory=True)
+    if isinstance(value, dict):
+        value = ",".join(f"{k}={v:g}" for k, v in value.items())
+    return f" [default: {value}]"
+
+
+@plan_app.command("capacity", epilog=(
+    "Example: `kho plan capacity --petabytes 100 --mix text=1,image=24,audio=25,video=50 "
+    "--ec 12+4 --drive-tb 20 --ingest-tb-per-day 100 --json plan.json`. "
+    "Units: PB and TB are decimal (10^15, 10^12 bytes, as drives are sold and as MinIO and "
+    "Kubernetes count `20T`); the shard size is binary GiB (2^30), as output.target_shard_bytes. "
+    "Every formula, and the 100 PB example, is in docs/capacity.md."))
+def plan_capacity(
+    petabytes: Annotated[float, typer.Option(help="Dataset bytes to hold (shards), decimal PB.")],
+    mix: Annotated[Optional[str], typer.Option(help="Share of the bytes per modality, fractions or "
+                   "percentages: text=1,image=24,audio=25,video=50 (unnamed: 0)." + _plan_default("mix"))] = None,
+    record_kb: Annotated[Optional[str], typer.Option(help="Average record size per modality in kB (for the "
+                         "record counts), e.g. video=80000; unnamed keep their default." + _plan_default("record_kb"))] = None,
+    shard_gib: Annotated[Optional[float], typer.Option(help="Target shard size, GiB." + _plan_default("shard_gib"))] = None,
+    ec: Annotated[Optional[str], typer.Option(help="Erasure code DATA+PARITY drives per set (2..16 drives, "
+                  "parity <= data); 12+4 is MinIO's EC:4 on sets of 16. [default: 12+4]")] = None,
+    drive_tb: Annotated[Optional[float], typer.Option(help="Drive size, decimal TB." + _plan_default("drive_tb"))] = None,
+    drives_per_node: Annotated[Optional[int], typer.Option(help="Drives per server." + _plan_default("drives_per_node"))] = None,
+    nodes_per_pool: Annotated[Optional[int], typer.Option(help="Servers per MinIO server pool (pool drives must "
+                              "divide into erasure sets)." + _plan_default("nodes_per_pool"))] = None,
+    fill: Annotated[Optional[float], typer.Option(help="Highest planned fill of usable capacity, never 1 "
+                    "(healing, growth and the file system need room)." + _plan_default("fill"))] = None,
+    run_tables: Annotated[Optional[float], typer.Option(help="Run tables kept (rejected, duplicates, "
+                          "quarantine) as a fraction of dataset bytes." + _plan_default("run_table_fraction"))] = None,
+    ingest_tb_per_day: Annotated[Optional[float], typer.Option(help="Dataset bytes ingested per day, decimal TB."
+                                 + _plan_default("ingest_tb_per_day"))] = None,
+    peak: Annotated[Optional[float], typer.Option(help="Peak over average ingest rate." + _plan_default("peak_factor"))] = None,
+    rebuild_mb_s: Annotated[Optional[float], typer.Option(help="Heal throughput per rebuilt drive, decimal MB/s "
+                            "(measure yours on the lab: deploy/minio)." + _plan_default("rebuild_mb_s"))] = None,
+    nic_gbit: Annotated[Optional[float], typer.Option(help="Network per server, Gbit/s." + _plan_default("nic_gbit"))] = None,
+    json_out: Annotated[Optional[str], typer.Option("--json", help="Write the plan as JSON to this file "
+                        "(inputs and every figure, bytes as plain numbers); `--json -` prints it instead of the tables.")] = None,
+) -> None:
+    """Size a MinIO cluster for a dataset: objects, shard lists and manifests per modality,
+    drives, nodes, server pools, raw capacity, ingest network and rebuild times.
+
+    Each figure is printed with its formula (the symbols of docs/capacity.md), so a number
+    can be checked by hand. deploy/minio/tenant.yaml is the default 100 PB plan."""
+    from pipelines.capacity import CapacityInputError, build_inputs, plan
+    from pipelines.capacity.report import sections
+
+    try:
+        p = plan(build_inputs(petabytes=petabytes, mix=mix, record_kb=record_kb, shard_gib=shard_gib, ec=ec,
+                              drive_tb=drive_tb, drives_per_node=drives_per_node, nodes_per_pool=nodes_per_pool,
+                              fill=fill, run_table_fraction=run_tables, ingest_tb_per_day=ingest_tb_per_day,
+                              peak_factor=peak, rebuild_mb_s=rebuild_mb_s, nic_gbit=nic_gbit))
+    except CapacityInputError as exc:
+        err_console.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
+        raise typer.Exit(2) from None
+    text = p.model_dump_json(indent=2)
+    if json_out == "-":
+        sys.stdout.write(text + "\n")
+        return
+    for s in sections(p):
+        table = _table(*s.headers, title=s.title, right=tuple(h for h in s.headers[1:] if h != "formula"))
+        for row in s.rows:
+            table.add_row(*(Text(c) for c in row))
+        console.print(table)
+    if json_out:
+        Path(json_out).write_text(text + "\n", encoding="utf-8")
+        console.print(f"plan written to {json_out}", markup=False, highlight=False)
+
+
 def main() -> None:
     """Entry point: run the app, turning Kho's typed errors into one clear line and exit 2.
 
