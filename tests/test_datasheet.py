@@ -26,6 +26,8 @@ from pipelines.datasheet import DatasheetBounds, build_datasheet  # noqa: E402
 from pipelines.datasheet import lexicons as lx  # noqa: E402
 from pipelines.datasheet.card import card_keys, hf_license, render_html, size_category  # noqa: E402
 from pipelines.datasheet.domains import domain_and_tld, registered_domain  # noqa: E402
+from pipelines.datasheet.text import FINGERPRINT as TEXT_FINGERPRINT  # noqa: E402
+from pipelines.datasheet.text import TextScan  # noqa: E402
 from pipelines.ingest import run_ingest  # noqa: E402
 from pipelines.sample_data.make_sample import ARTICLES, FORUM, NEWS, OTHER_LANG  # noqa: E402
 from storage.api import open_dataset  # noqa: E402
@@ -204,6 +206,71 @@ def test_lineage_funnel_provenance_and_bounds(planted) -> None:
     assert sheet["skew"]["text"]["time_coverage"]["value"]["last_month"] == "2026-04"
 
 
+def _text_shards(store, version: str) -> int:
+    vs = VersionStore(store)
+    return sum(1 for s in vs.shards(vs.manifest(f"planted@{version}"), "text") if s.format == "parquet")
+
+
+def _comparable(sheet: dict) -> dict:
+    return {k: v for k, v in sheet.items() if k not in ("built_at", "scans")}
+
+
+@slow
+def test_the_card_at_commit_starts_from_the_parents_scan_and_equals_a_full_rebuild(planted) -> None:
+    store, *_ = planted
+    stored = json.loads(store.get_bytes(card_keys("planted", "v2")["json"]))
+    assert stored["scans"] == {"text": "incremental from v1 (+1 shards)"}  # v2 adds one shard
+    full = build_datasheet(store, "planted", "v2", incremental=False)
+    assert full["scans"] == {"text": f"full ({_text_shards(store, 'v2')} shards)"}
+    assert _comparable(stored) == _comparable(full)
+
+
+@slow
+def test_a_stale_or_damaged_parent_scan_means_a_full_scan_with_the_same_figures(planted) -> None:
+    from pipelines.datasheet import state
+
+    store, *_ = planted
+    key = state.state_key("planted", "v1", "text")
+    good = store.get_bytes(key)
+    try:
+        parent_scan, covers = state.load(TextScan, good, TEXT_FINGERPRINT)
+        assert covers == "v1"
+        for bad in (good[:100], state.dump(parent_scan, "another-fingerprint", covers="v1")):
+            store.put_bytes(key, bad)
+            sheet = build_datasheet(store, "planted", "v2")
+            assert sheet["scans"] == {"text": f"full ({_text_shards(store, 'v2')} shards)"}
+            assert _comparable(sheet) == _comparable(build_datasheet(store, "planted", "v2", incremental=False))
+    finally:
+        store.put_bytes(key, good)
+
+
+def test_values_merged_from_two_scans_give_the_quantiles_of_one_scan() -> None:
+    import numpy as np
+
+    from pipelines.datasheet import measures
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=700).tolist(), rng.exponential(size=500).tolist()
+    one, left, right = measures.Values(), measures.Values(), measures.Values()
+    one.add(a + b)
+    left.add(a)
+    right.add(b)
+    left.merge(right)
+    assert left.summary() == one.summary()
+
+
+def test_merged_values_stay_bounded_and_say_they_are_sampled(monkeypatch) -> None:
+    from pipelines.datasheet import measures
+
+    monkeypatch.setattr(measures, "MAX_VALUES", 100)
+    left, right = measures.Values(), measures.Values()
+    left.add(range(90))
+    right.add(range(90, 300))  # right alone passes the bound: every other value kept
+    left.merge(right)
+    summary = left.summary()
+    assert left.n <= 100 and summary["count"] == 300 and summary["sampled"] and summary["max"] >= 290
+
+
 @slow
 def test_review_summary_gives_precision_per_filter(planted) -> None:
     store, r1, _, _ = planted
@@ -323,7 +390,7 @@ def test_a_failing_card_does_not_fail_the_commit(tmp_path, monkeypatch) -> None:
     def boom(*a, **k):
         raise RuntimeError("planted failure")
 
-    monkeypatch.setattr(card, "build_datasheet", boom)
+    monkeypatch.setattr(card, "build_with_context", boom)
     store = LocalStore(tmp_path / "store")
     result = run_ingest(load_ingest_config(SAMPLE_CONFIG), store)
     assert result.version == "v1" and not store.exists(card_keys("vi-text-sample", "v1")["readme"])

@@ -40,17 +40,25 @@ def lineage(vs: VersionStore, m: Manifest) -> tuple[list[Manifest], str | None]:
 
 
 def build_datasheet(store_or_vs, dataset: str, version: str,
-                    bounds: DatasheetBounds | None = None) -> dict[str, Any]:
+                    bounds: DatasheetBounds | None = None, *, incremental: bool = True) -> dict[str, Any]:
     """The datasheet of ``dataset@version`` as JSON data (see docs/architecture.md, Datasheets).
 
     ``store_or_vs`` is an ObjectStore or a VersionStore. ``version`` may be a ref.
+    ``incremental``: start from the parent's stored scans where they fit (see
+    pipelines/datasheet/state.py); False reads every shard.
     """
+    return build_with_context(store_or_vs, dataset, version, bounds, incremental=incremental)[0]
+
+
+def build_with_context(store_or_vs, dataset: str, version: str, bounds: DatasheetBounds | None = None,
+                       *, incremental: bool = True) -> tuple[dict[str, Any], SheetContext]:
+    """:func:`build_datasheet` and the context it was built in (its scans, to be stored)."""
     _load_sections()
     vs = store_or_vs if isinstance(store_or_vs, VersionStore) else VersionStore(store_or_vs)
     m = vs.manifest(VersionRef(dataset, version))
     chain, broken = lineage(vs, m)
     ctx = SheetContext(vs=vs, manifest=m, lineage=chain, bounds=bounds or DatasheetBounds(),
-                       broken_lineage=broken)
+                       broken_lineage=broken, incremental=incremental)
     modalities = sorted({s.modality for s in ctx.shards()})
     sheet: dict[str, Any] = {
         "format": DATASHEET_FORMAT, "dataset": m.dataset, "version": m.version,
@@ -67,4 +75,5 @@ def build_datasheet(store_or_vs, dataset: str, version: str,
                 sheet.setdefault(heading, {}).setdefault(modality, {}).update(part)
     sheet["flags"] = sorted(f"{mod}.{name}" for mod, ind in sheet["skew"].items() if isinstance(ind, dict)
                             for name, v in ind.items() if isinstance(v, dict) and v.get("flagged"))
-    return sheet
+    sheet["scans"] = dict(sorted(ctx.scan_mode.items()))
+    return sheet, ctx

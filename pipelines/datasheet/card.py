@@ -14,7 +14,8 @@ import yaml
 
 from pipelines import svgplot
 from pipelines.datasheet.bounds import DatasheetBounds
-from pipelines.datasheet.build import build_datasheet
+from pipelines.datasheet import state
+from pipelines.datasheet.build import build_with_context
 from storage.base import ObjectStore
 from storage.errors import ObjectNotFoundError
 from storage.layout import datasheet_prefix
@@ -223,11 +224,15 @@ def card_keys(dataset: str, version: str) -> dict[str, str]:
 
 
 def write_card(store: ObjectStore, dataset: str, version: str,
-               bounds: DatasheetBounds | None = None) -> dict[str, Any]:
+               bounds: DatasheetBounds | None = None, *, incremental: bool = True) -> dict[str, Any]:
     """Build the datasheet of ``dataset@version`` and store its three forms (README.md last,
-    so its presence means the card is complete). Returns the datasheet."""
-    sheet = build_datasheet(store, dataset, version, bounds)
+    so its presence means the card is complete) and the scans behind it (the next version's
+    datasheet starts from them). Returns the datasheet."""
+    sheet, ctx = build_with_context(store, dataset, version, bounds, incremental=incremental)
     keys = card_keys(dataset, sheet["version"])
+    for modality, (fp, scan) in ctx.scans.items():
+        store.put_bytes(state.state_key(dataset, sheet["version"], modality),
+                        state.dump(scan, fp, covers=sheet["version"]), "application/octet-stream")
     store.put_bytes(keys["json"], json_bytes(sheet), "application/json")
     store.put_bytes(keys["html"], render_html(sheet).encode("utf-8"), "text/html; charset=utf-8")
     store.put_bytes(keys["readme"], render_readme(sheet).encode("utf-8"), "text/markdown; charset=utf-8")

@@ -69,6 +69,10 @@ def funnel(ctx: SheetContext) -> dict[str, Any]:
     totals = Counter({k: 0 for k in FUNNEL_FIELDS})
     reasons, errors, dup_kinds = Counter(), Counter(), Counter()
     per_run, missing = [], []
+    # the duplicates tables of older runs were counted by the parent's datasheet: reuse them
+    parent = ctx.parent_sheet() or {}
+    counted = {(r.get("version"), r.get("run_id")): r.get("duplicates_by_kind")
+               for r in (parent.get("funnel") or {}).get("runs") or [] if isinstance(r, dict)}
     for m in ctx.lineage:
         stats = ctx.run_stats(m.run_id) if m.run_id else None
         if stats is None:
@@ -78,7 +82,8 @@ def funnel(ctx: SheetContext) -> dict[str, Any]:
         totals.update({k: int(t.get(k, 0)) for k in FUNNEL_FIELDS})
         reasons.update(stats.get("rejected_by_reason") or {})
         errors.update(stats.get("quarantined_by_error") or {})
-        kinds = _duplicate_kinds(ctx, stats)
+        known = counted.get((m.version, m.run_id))
+        kinds = Counter(known) if isinstance(known, dict) else _duplicate_kinds(ctx, stats)
         dup_kinds.update(kinds)
         per_run.append({"version": m.version, "run_id": m.run_id,
                         **{k: int(t.get(k, 0)) for k in FUNNEL_FIELDS}, "duplicates_by_kind": dict(kinds)})

@@ -10,6 +10,7 @@ from typing import Any
 from pipelines.datasheet.domains import domain_and_tld
 from pipelines.datasheet.measures import Values, domain_indicators, indicator, month_of, shares, time_indicator
 from pipelines.datasheet.registry import SheetContext, register_section
+from pipelines.datasheet.state import fingerprint
 
 MODALITY = "image"
 COLUMNS = ["source", "url", "crawl_date", "license", "caption", "caption_lang", "caption_variant",
@@ -56,14 +57,19 @@ class ImageScan:
         self.values["blur"].add([(r.get("signals") or {}).get("blur")])
 
 
+#: What a stored image scan depends on: a scan made with other columns is redone.
+FINGERPRINT = fingerprint(MODALITY, COLUMNS)
+
+
+def _add_batch(acc: ImageScan, batch) -> None:
+    for row in batch.to_pylist():
+        acc.add_row(row)
+
+
 def scan(ctx: SheetContext) -> ImageScan:
-    def run() -> ImageScan:
-        acc = ImageScan()
-        for batch in ctx.batches(ctx.shards(MODALITY, "wds-index"), COLUMNS):
-            for row in batch.to_pylist():
-                acc.add_row(row)
-        return acc
-    return ctx.memo("image-scan", run)
+    """The version's image scan from its tars' index rows (memoised; incremental as text's)."""
+    return ctx.memo("image-scan", lambda: ctx.fold(MODALITY, "wds-index", COLUMNS, ImageScan, _add_batch,
+                                                   FINGERPRINT))
 
 
 def composition(ctx: SheetContext) -> dict[str, Any]:

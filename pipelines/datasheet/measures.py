@@ -34,6 +34,28 @@ class Values:
             merged = np.concatenate(self.parts)[::2]
             self.parts, self.n, self.step = [merged], len(merged), self.step * 2
 
+    def array(self) -> np.ndarray:
+        """The kept values as one array (every ``step``-th value seen)."""
+        return np.concatenate(self.parts) if self.parts else np.zeros(0)
+
+    @classmethod
+    def from_array(cls, arr: np.ndarray, *, seen: int, step: int) -> Values:
+        """Values as :meth:`array`, ``seen`` and ``step`` left them (a stored scan)."""
+        v = cls()
+        v.parts, v.n, v.seen, v.step = [np.asarray(arr, dtype=np.float64)], len(arr), int(seen), int(step)
+        return v
+
+    def merge(self, other: Values) -> None:
+        """Add the values of a scan of other rows; the sparser sampling of the two wins."""
+        mine, theirs = self.array(), other.array()
+        step = max(self.step, other.step)
+        mine, theirs = mine[::step // self.step], theirs[::step // other.step]
+        self.parts, self.n, self.step = [mine, theirs], len(mine) + len(theirs), step
+        self.seen += other.seen
+        while self.n > MAX_VALUES:
+            merged = np.concatenate(self.parts)[::2]
+            self.parts, self.n, self.step = [merged], len(merged), self.step * 2
+
     def summary(self) -> dict[str, Any]:
         """count, min, max, mean and p5..p95 (None without values)."""
         arr = np.concatenate(self.parts) if self.parts else np.zeros(0)

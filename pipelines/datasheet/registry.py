@@ -25,9 +25,9 @@ from pipelines.datasheet.bounds import DatasheetBounds
 from schemas.manifest import Manifest
 from storage.base import ObjectStore
 from storage.errors import ObjectNotFoundError, StoreError
-from storage.layout import run_prefix
+from storage.layout import datasheet_prefix, run_prefix
 from storage.shards import ShardInfo
-from storage.versions import VersionStore
+from storage.versions import VersionStore, diff_versions
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,12 @@ class SheetContext:
     lineage: list[Manifest]
     bounds: DatasheetBounds
     broken_lineage: str | None = None
+    #: False: every scan reads every shard (``kho datasets card --rebuild``, tests)
+    incremental: bool = True
+    #: modality -> (fingerprint, scan) of the scans made here, for the card to keep
+    scans: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    #: modality -> how its scan was made: "incremental from vN (+K shards)" or "full (K shards)"
+    scan_mode: dict[str, str] = field(default_factory=dict)
     _memo: dict[str, Any] = field(default_factory=dict)
     _shards: list[ShardInfo] | None = None
 
@@ -113,6 +119,34 @@ class SheetContext:
         return [s for s in self._shards
                 if (modality is None or s.modality == modality) and (fmt is None or s.format == fmt)]
 
+    def fold(self, modality: str, fmt: str, columns: list[str], make: Callable[[], Any],
+             add_batch: Callable[[Any, pa.RecordBatch], None], fp: str) -> Any:
+        """The scan of this version's ``modality`` shards of format ``fmt``: the parent's stored
+        scan plus the shards this version adds when that is possible (see
+        pipelines/datasheet/state.py), else a scan of every shard. ``add_batch(scan, batch)``
+        folds one record batch of ``columns``; ``fp`` names what the scan depends on."""
+        from pipelines.datasheet import state
+
+        acc, shards = None, None
+        parent = self.lineage[1] if self.incremental and len(self.lineage) > 1 else None
+        if parent is not None:
+            acc = state.read(self.store, type(make()), self.manifest.dataset, parent.version, modality, fp)
+            if acc is not None:
+                diff = diff_versions(self.vs, parent, self.manifest)
+                if diff.removed:
+                    acc = None  # counts cannot be taken back without reading what left
+                else:
+                    shards = [s for s in diff.added if s.modality == modality and s.format == fmt]
+        if acc is None:
+            acc, shards = make(), self.shards(modality, fmt)
+            self.scan_mode[modality] = f"full ({len(shards)} shards)"
+        else:
+            self.scan_mode[modality] = f"incremental from {parent.version} (+{len(shards)} shards)"
+        for batch in self.batches(shards, columns):
+            add_batch(acc, batch)
+        self.scans[modality] = (fp, acc)
+        return acc
+
     def batches(self, shards: list[ShardInfo], columns: list[str],
                 batch_size: int = 4096) -> Iterator[pa.RecordBatch]:
         """Record batches of the given Parquet objects, reading only ``columns`` (nested ones
@@ -122,6 +156,19 @@ class SheetContext:
                 pf = pq.ParquetFile(fh)
                 wanted = [c for c in columns if _has_path(pf.schema_arrow, c)]
                 yield from pf.iter_batches(batch_size=batch_size, columns=wanted)
+
+    def parent_sheet(self) -> dict[str, Any] | None:
+        """The parent version's stored datasheet (``datasheet.json``), or None without one
+        (or when this build is not incremental): sections reuse what it computed per run."""
+        if not self.incremental or len(self.lineage) < 2:
+            return None
+        parent = self.lineage[1]
+
+        def load() -> dict[str, Any] | None:
+            sheet = read_json(self.store, f"{datasheet_prefix(parent.dataset, parent.version)}/datasheet.json")
+            ok = isinstance(sheet, dict) and sheet.get("version") == parent.version
+            return sheet if ok else None
+        return self.memo("parent-sheet", load)
 
     def run_stats(self, run_id: str) -> dict[str, Any] | None:
         """``runs/<run>/stats.json`` of a run in the lineage, or None if it is missing."""

@@ -11,6 +11,7 @@ from pipelines.datasheet import lexicons as lx
 from pipelines.datasheet.domains import domain_and_tld
 from pipelines.datasheet.measures import Values, domain_indicators, indicator, month_of, shares, time_indicator
 from pipelines.datasheet.registry import SheetContext, register_section
+from pipelines.datasheet.state import fingerprint
 from pipelines.datasheet.textmatch import PhraseIndex, syllables
 
 MODALITY = "text"
@@ -84,17 +85,22 @@ class TextScan:
             self.values["lang_score"].add(batch["lang_score"])
 
 
+#: What a stored text scan depends on: a scan made with other columns or word lists is redone.
+FINGERPRINT = fingerprint(MODALITY, COLUMNS, lx.DIALECT_MARKERS, lx.MIN_MARKERS, lx.GENDER_TERMS,
+                          lx.TOPIC_KEYWORDS, lx.OTHER_TOPIC, NO_DIACRITICS)
+
+
+def _add_batch(acc: TextScan, batch) -> None:
+    acc.add_values(batch.to_pydict())
+    for row in batch.to_pylist():
+        acc.add_row(row)
+
+
 def scan(ctx: SheetContext) -> TextScan:
-    """One pass over the version's text shards (memoised: every text section shares it)."""
-    def run() -> TextScan:
-        acc = TextScan()
-        for batch in ctx.batches(ctx.shards(MODALITY, "parquet"), COLUMNS):
-            cols = batch.to_pydict()
-            acc.add_values(cols)
-            for row in batch.to_pylist():
-                acc.add_row(row)
-        return acc
-    return ctx.memo("text-scan", run)
+    """The version's text scan (memoised: every text section shares it): the parent's stored
+    scan plus the new shards, or one pass over every text shard."""
+    return ctx.memo("text-scan", lambda: ctx.fold(MODALITY, "parquet", COLUMNS, TextScan, _add_batch,
+                                                  FINGERPRINT))
 
 
 def composition(ctx: SheetContext) -> dict[str, Any]:
