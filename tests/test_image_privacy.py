@@ -174,3 +174,61 @@ def test_settings_reject_unknown_fields_and_bad_arrays_are_refused() -> None:
         scrub_image(np.zeros((10, 10), np.uint8))
     with pytest.raises(InvalidImageError):
         blur_boxes(np.zeros((10, 10, 3), np.float32), [])
+
+
+def detail_at_128(region: np.ndarray) -> float:
+    """Fine detail of ``region`` seen at a 128 px long side, so that an upscaled face (whose
+    pixels are smooth at full size) and a small one are judged alike."""
+    scale = 128 / max(region.shape[:2])
+    return laplacian_variance(cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+
+
+def _face_box_on(faces: FaceDetector, rgb: np.ndarray, expected: tuple[float, float, float, float]) -> Box:
+    """The one detected face box whose centre lies inside ``expected`` (x0, y0, x1, y1)."""
+    boxes = [b for b in faces.detect(rgb) if b.kind == "face"]
+    x0, y0, x1, y1 = expected
+    hits = [b for b in boxes if x0 <= (b.x0 + b.x1) / 2 <= x1 and y0 <= (b.y0 + b.y1) / 2 <= y1]
+    assert hits, f"no face found inside {expected}; boxes: {boxes}"
+    return hits[0]
+
+
+@pytest.fixture(scope="module")
+def retinaface() -> FaceDetector:
+    detector = FaceDetector(PrivacySettings(face_detector="retinaface", plates=False, onnx_threads=1))
+    detector.load()
+    return detector
+
+
+def test_face_in_a_3000_px_photo_is_found_on_the_downscaled_copy_and_blurred_at_full_size(
+        retinaface: FaceDetector, astronaut: np.ndarray) -> None:
+    small_box = _face_box_on(retinaface, astronaut, (0, 0, 512, 512))
+    scale = 3000 / 512
+    big = cv2.resize(astronaut, (3000, 3000), interpolation=cv2.INTER_CUBIC)
+    expected = tuple(v * scale for v in (small_box.x0, small_box.y0, small_box.x1, small_box.y1))
+    box = _face_box_on(retinaface, big, expected)
+    # the box is in the 3000 px image's pixels: about the small one's, scaled up
+    assert box.width == pytest.approx(small_box.width * scale, rel=0.15)
+    assert box.x1 <= 3000 and box.y1 <= 3000
+    out, boxes = scrub_image(big, PrivacySettings(plates=False, face_detector="retinaface", onnx_threads=1),
+                             faces=retinaface)
+    region = (slice(box.y0, box.y1), slice(box.x0, box.x1))
+    assert detail_at_128(out[region]) < 0.05 * detail_at_128(big[region])
+    covered = grown_mask(big.shape, boxes, PrivacySettings().margin)
+    assert np.array_equal(out[~covered], big[~covered])
+
+
+def test_small_face_in_a_1600_px_photo_is_found_and_blurred(retinaface: FaceDetector,
+                                                           astronaut: np.ndarray) -> None:
+    """A face about 5 % of the image's width (80 px of 1600), pasted on a large coffee photo."""
+    small_box = _face_box_on(retinaface, astronaut, (0, 0, 512, 512))
+    scale = 80 / small_box.width
+    face = cv2.resize(astronaut, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = cv2.resize(data.coffee(), (1600, 1200), interpolation=cv2.INTER_CUBIC)
+    x, y = 900, 500
+    canvas[y:y + face.shape[0], x:x + face.shape[1]] = face
+    expected = (x + small_box.x0 * scale, y + small_box.y0 * scale,
+                x + small_box.x1 * scale, y + small_box.y1 * scale)
+    box = _face_box_on(retinaface, canvas, expected)
+    out = blur_boxes(canvas, [box], PrivacySettings())
+    region = (slice(box.y0, box.y1), slice(box.x0, box.x1))
+    assert detail_at_128(out[region]) < 0.05 * detail_at_128(canvas[region])

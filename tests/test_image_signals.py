@@ -19,9 +19,11 @@ from filters.image.signals import (
     colour_std,
     dhash,
     hamming,
+    WORKING_SIDE,
     image_signals,
     is_near_uniform,
     phash,
+    working_copy,
 )
 from filters.lsh import HammingConfig, HammingLSH
 from pipelines.image.samples import make_image_samples
@@ -156,7 +158,8 @@ def test_image_signals_record_the_stored_fields(samples, pixels):
     assert (signals["width"], signals["height"], signals["format"]) == (384, 512, "JPEG")
     assert signals["aspect"] == pytest.approx(0.75)
     assert signals["bytes"] == case["bytes"] > 0
-    assert signals["blur"] == blur_score(rgb) and signals["entropy"] == colour_entropy(rgb)
+    work = working_copy(rgb)
+    assert signals["blur"] == blur_score(work) and signals["entropy"] == colour_entropy(work)
     assert signals["uniform"] is False
 
 
@@ -165,3 +168,46 @@ def test_signal_functions_refuse_non_rgb_arrays():
         phash(np.zeros((8, 8), np.uint8))
     with pytest.raises(SignalInputError):
         blur_score(np.zeros((8, 8, 3), np.float64))
+
+
+def _large(rgb: np.ndarray, side: int = 1600) -> np.ndarray:
+    """``rgb`` upscaled so its long side is ``side`` (a large photo of the same scene)."""
+    scale = side / max(rgb.shape[:2])
+    size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC))
+
+
+def test_working_copy_bounds_the_long_side_keeps_small_images_and_is_idempotent(pixels):
+    big = _large(pixels["coffee"])
+    work = working_copy(big)
+    assert max(work.shape[:2]) == WORKING_SIDE and work.dtype == np.uint8
+    assert work.shape[1] / work.shape[0] == pytest.approx(big.shape[1] / big.shape[0], rel=0.01)
+    assert working_copy(work) is work
+    small = pixels["coffee"][:200, :300]
+    assert working_copy(small) is small
+
+
+def test_cheap_signals_of_the_working_copy_match_the_full_resolution_ones(pixels):
+    # what the pipeline stores (the working copy's values) against the full-resolution pixels
+    for key in ("coffee", "astronaut", "chelsea"):
+        big = _large(pixels[key])
+        work = working_copy(big)
+        assert hamming(phash(work), phash(big)) <= 2, key
+        assert hamming(dhash(work), dhash(big)) <= 4, key
+        assert abs(colour_entropy(work) - colour_entropy(big)) < 0.15, key
+        assert colour_std(work) == pytest.approx(colour_std(big), rel=0.05), key
+        assert blur_score(work) == blur_score(big), key  # blur is defined at the working size
+
+
+def test_colour_std_from_histograms_equals_the_float64_standard_deviation(pixels):
+    for key in ("coffee", "uniform_grey", "blurry"):
+        rgb = pixels[key]
+        expected = float(rgb.reshape(-1, 3).astype(np.float64).std(axis=0).max())
+        assert colour_std(rgb) == pytest.approx(expected, rel=1e-9, abs=1e-9), key
+
+
+def test_entropy_with_many_levels_does_not_overflow():
+    rng = np.random.default_rng(3)
+    noise = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    # 64**3 = 262144 bins: codes need more than 16 bits; 16384 distinct pixels -> ~14 bits
+    assert colour_entropy(noise, levels=64) > 13.5

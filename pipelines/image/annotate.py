@@ -49,6 +49,18 @@ def thumbnail_uri(rgb, side: int) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def set_cpu_threads(threads: int) -> None:
+    """Give OpenCV ``threads`` threads in this worker process (Haar cascades, resizes, BRISQUE).
+
+    Beam runs one worker per core; OpenCV's default pool (one thread per core of the machine)
+    would make every worker compete for every core. onnxruntime sessions and torch get the same
+    count through their own settings (see :class:`pipelines.image.config.ImageRuntimeConfig`).
+    """
+    import cv2
+
+    cv2.setNumThreads(threads)
+
+
 class CaptionChecker:
     """The caption's text checks: normalize, language (with the no-diacritics rule), PII scrub,
     length; the same filters as the text modality."""
@@ -125,6 +137,7 @@ class AnnotateImage(beam.DoFn):
         self.rules = cfg.rules.model_dump()
         self.caption_cfg = cfg.caption.model_dump(mode="json")
         self.scorers_cfg = cfg.scorers.model_dump(mode="json")
+        self.threads = cfg.runtime.threads
         self.thumb_side = cfg.output.thumbnails
         # The report shows thumbnails beside rejection reasons only: a record needs one if it
         # already fails a rule, or if a rule after the CLIP stage may still reject it.
@@ -139,11 +152,15 @@ class AnnotateImage(beam.DoFn):
         from filters.image.privacy import FaceDetector, PlateDetector, PrivacySettings
         from filters.image.scorers import get_scorer
 
+        set_cpu_threads(self.threads)
         self.decode = DecodeSettings.model_validate(self.decode_cfg)
-        self.privacy = PrivacySettings.model_validate(self.privacy_cfg)
+        privacy = PrivacySettings.model_validate(self.privacy_cfg)
+        # runtime.threads applies to RetinaFace unless privacy.onnx_threads says otherwise
+        self.privacy = privacy if privacy.onnx_threads else privacy.model_copy(update={"onnx_threads": self.threads})
         self.faces = FaceDetector(self.privacy) if self.privacy.faces else None
         self.plates = PlateDetector(self.privacy) if self.privacy.plates else None
-        self.scorers = {name: get_scorer(name) for name in ("nsfw", "text", "brisque") if self.scorers_cfg[name]}
+        self.scorers = {name: get_scorer(name, **({} if name == "brisque" else {"threads": self.threads}))
+                        for name in ("nsfw", "text", "brisque") if self.scorers_cfg[name]}
         self.captions = CaptionChecker(self.caption_cfg)
 
     def process(self, rec: dict[str, Any]):
@@ -170,7 +187,10 @@ class AnnotateImage(beam.DoFn):
                 "content_hash": hashlib.sha256(f"unfetched\0{rec['id']}".encode()).hexdigest(),
                 "reasons": reasons}
 
-    def _scores(self, rgb) -> dict[str, float | None]:
+    def _scores(self, rgb, work) -> dict[str, float | None]:
+        """The scorers' signals: the text detector reads the full-resolution pixels (it
+        resizes to its own side), NSFW and BRISQUE the shared working copy (open_nsfw shrinks
+        to 256 px anyway; BRISQUE is defined at the working size)."""
         out: dict[str, float | None] = {}
         for name, scorer in self.scorers.items():
             if name == "text":
@@ -178,7 +198,7 @@ class AnnotateImage(beam.DoFn):
                 out["text_area"] = None if not details else details.get("text_fraction")
                 out["text_boxes"] = None if not details else details.get("text_boxes")
             else:
-                out[name] = scorer.score(rgb)
+                out[name] = scorer.score(work)
         return out
 
     def _scrub(self, rgb):
@@ -193,7 +213,7 @@ class AnnotateImage(beam.DoFn):
 
     def annotate(self, rec: dict[str, Any]) -> dict[str, Any]:
         from filters.image.decode import decode_image, encode_image
-        from filters.image.signals import blur_score, colour_entropy, colour_std, dhash, phash
+        from filters.image.signals import blur_score, colour_entropy, colour_std, dhash, phash, working_copy
 
         caption, reasons = self.captions.check(rec.get("caption_raw"))
         reasons = [*rec.get("read_reasons", []), *reasons]
@@ -202,9 +222,12 @@ class AnnotateImage(beam.DoFn):
         data = rec["image_bytes"]
         img = decode_image(data, self.decode)
         rgb = img.rgb
+        # one shared downscaled copy (filters/image/signals.py, "The working copy") for every
+        # cheap signal, the hashes, NSFW and BRISQUE; detectors bound their own input size
+        work = working_copy(rgb)
         signals: dict[str, Any] = {n: None for n in self.signal_names}
-        signals.update({"blur": blur_score(rgb), "entropy": colour_entropy(rgb), "colour_std": colour_std(rgb)})
-        signals.update(self._scores(rgb))
+        signals.update({"blur": blur_score(work), "entropy": colour_entropy(work), "colour_std": colour_std(work)})
+        signals.update(self._scores(rgb, work))
         reasons += image_rule_reasons(self.rules, img.width, img.height, signals)
         scrubbed, boxes = self._scrub(rgb)
         published, w, h = encode_image(scrubbed, self.decode)
@@ -216,7 +239,7 @@ class AnnotateImage(beam.DoFn):
             "bytes": len(published), "orig_bytes": len(data), "format": self.decode.format,
             "source_format": img.source_format, "source_mode": img.source_mode, "frames": img.frames,
             "had_gps": img.had_gps, "signals": signals,
-            "phash": phash(rgb).hex(), "dhash": dhash(rgb).hex(), "embedding": None,
+            "phash": phash(work).hex(), "dhash": dhash(work).hex(), "embedding": None,
             "faces": sum(b.kind == "face" for b in boxes), "plates": sum(b.kind == "plate" for b in boxes),
             "boxes": [{"kind": b.kind, "x0": int(b.x0 * scale), "y0": int(b.y0 * scale),
                        "x1": int(b.x1 * scale), "y1": int(b.y1 * scale), "score": float(b.score),

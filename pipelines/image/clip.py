@@ -106,6 +106,9 @@ class ClipSettings(BaseModel):
         "auto", description="auto: fp16 on CUDA, fp32 on the CPU")
     tokenizer: str | None = Field(None, description="an open_clip tokenizer name; None: the "
                                                     "architecture's own")
+    cpu_threads: int | None = Field(None, ge=1, le=256, description=(
+        "torch intra-op threads when the model runs on the CPU (the ingest config sets it from "
+        "runtime.threads); None: torch's default"))
 
     @field_validator("device")
     @classmethod
@@ -412,6 +415,10 @@ class ClipEmbedder(KhoModelHandler):
             raise ModelLoadError(f"the model's preprocessing {its} differs from the stage's {ours}: "
                                  "this architecture is not supported by the CLIP stage yet")
         dtype = _dtype_for(s.precision, device)
+        if s.cpu_threads and not str(device).startswith("cuda"):
+            import torch
+
+            torch.set_num_threads(s.cpu_threads)  # one worker per core: do not oversubscribe it
         model = model.to(device=device, dtype=dtype).eval()
         tokenizer = open_clip.get_tokenizer(s.tokenizer or s.architecture)
         self._seen_sha256 = sha

@@ -99,6 +99,17 @@ class ScorersConfig(_Strict):
     linear_heads: dict[str, LinearHeadConfig] = Field(default_factory=dict)
 
 
+class ImageRuntimeConfig(_Strict):
+    """How the per-image models use the CPU of one Beam worker."""
+
+    threads: int = Field(1, ge=1, le=256, description=(
+        "intra-op threads of every per-image model (onnxruntime: NSFW, text, RetinaFace; OpenCV: "
+        "Haar, resizes, BRISQUE; torch: CLIP on the CPU). Beam runs one worker per core, so 1 "
+        "(the default) gives each worker its core; onnxruntime's own default (one thread per "
+        "core of the machine) oversubscribes and ran about 2x slower per core (bench/image). "
+        "Raise it only when one worker has several cores to itself"))
+
+
 class ImageNearDedupConfig(_Strict):
     """Near duplicates: pHash Hamming distance (default) or, optionally, CLIP embedding
     cosine ("semantic" duplicates; needs CLIP weights)."""
@@ -137,6 +148,7 @@ class ImageIngestConfig(BaseIngestConfig):
     caption: CaptionConfig = CaptionConfig()
     scorers: ScorersConfig = ScorersConfig()
     clip: ClipSettings = ClipSettings()
+    runtime: ImageRuntimeConfig = ImageRuntimeConfig()
     dedup: ImageDedupConfig = ImageDedupConfig()
     output: ImageOutputConfig = ImageOutputConfig()
 
@@ -149,9 +161,10 @@ class ImageIngestConfig(BaseIngestConfig):
 
     def clip_settings(self) -> ClipSettings:
         """The CLIP settings with the weights path resolved against the config's folder."""
-        if not self.clip.weights:
-            return self.clip
-        return self.clip.model_copy(update={"weights": self.local_path(self.clip.weights)})
+        update: dict[str, object] = {"cpu_threads": self.runtime.threads}
+        if self.clip.weights:
+            update["weights"] = self.local_path(self.clip.weights)
+        return self.clip.model_copy(update=update)
 
     @model_validator(mode="after")
     def _embedding_dedup_needs_clip(self) -> "ImageIngestConfig":
