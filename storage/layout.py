@@ -107,6 +107,21 @@ def gc_prefixes(dataset: str) -> tuple[str, ...]:
             f"{index_prefix(dataset)}/", f"{leases_prefix(dataset)}/")
 
 
+def gc_checkpoint_key(dataset: str) -> str:
+    """gc's record of one dataset: versions and shard lists already read, committed runs, runs
+    already swept (storage/gc.py), so each gc reads only what changed since the last one."""
+    return f"gc/{check_name('dataset', dataset)}/checkpoint.json"
+
+
+_SHARDLIST_NAME_RE = re.compile(r"^(?P<run>.+?)(?:-v\d+)?-\d{4,}\.parquet$")
+
+
+def shardlist_owner(key: str) -> str | None:
+    """The run that wrote the shard list ``key`` (see :func:`shardlist_key`), or None."""
+    m = _SHARDLIST_NAME_RE.match(key.rsplit("/", 1)[-1])
+    return m.group("run") if m else None
+
+
 def run_id_of(key: str) -> str | None:
     """The run whose id a key carries, or None (manifests, refs, ledger entries)."""
     m = RUN_ID_RE.search(key)
@@ -120,7 +135,8 @@ def review_summary_key(run_id: str) -> str:
 
 def datasheet_prefix(dataset: str, version: str) -> str:
     """Where a version's datasheet lies: ``datasheet.json``, ``README.md`` (a Hugging Face
-    dataset card) and ``datasheet.html``. Outside :func:`gc_prefixes`, so gc never sweeps it."""
+    dataset card), ``datasheet.html`` and ``scan-<modality>.npz`` (the scans the next version's
+    datasheet starts from). Outside :func:`gc_prefixes`, so gc never sweeps it."""
     return f"{dataset_prefix(dataset)}/cards/{check_name('version', version)}"
 
 
