@@ -384,14 +384,17 @@ def verify(spec: Annotated[str, typer.Argument(help="NAME[@REF] to verify (defau
 def gc(store: StoreOpt = None,
        dataset: Annotated[Optional[list[str]], typer.Option(help="Only these datasets (repeatable).")] = None,
        grace_hours: Annotated[float, typer.Option(min=0, help="Keep unreferenced objects younger than this (runs still writing).")] = 24.0,
-       delete: Annotated[bool, typer.Option("--delete", help="Really delete. Without it gc only reports (dry run).")] = False) -> None:
+       delete: Annotated[bool, typer.Option("--delete", help="Really delete. Without it gc only reports (dry run).")] = False,
+       full: Annotated[bool, typer.Option("--full", help="Audit: LIST every prefix Kho writes and read every shard list (also finds strays no run folder leads to). Costs O(bucket).")] = False) -> None:
     """Find what no version references and no live run holds (left by crashed runs) under every
     prefix Kho writes: shards, shard lists, run folders, index shards, leases, temp files.
-    Objects of live runs are never touched, whatever the grace period."""
+    Objects of live runs are never touched, whatever the grace period. By default gc looks only
+    at the folders of runs it has not swept yet (gc/<dataset>/checkpoint.json; docs/scale.md)."""
     from storage.gc import collect_garbage
 
     vs = _versions(store)
-    report = collect_garbage(vs, dataset, grace=timedelta(hours=grace_hours), dry_run=not delete)
+    report = collect_garbage(vs, dataset, grace=timedelta(hours=grace_hours), dry_run=not delete,
+                             full=full)
     for obj in report.unreferenced:
         console.print(f"{'deleted' if delete else 'would delete'} {obj.key} ({_human(obj.size)})")
     console.print(f"{len(report.unreferenced)} unreferenced objects ({_human(report.reclaimable_bytes)}), "
