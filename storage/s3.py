@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlparse
 import urllib3
 from minio import Minio
 from minio.error import InvalidResponseError, S3Error, ServerError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from storage.base import MULTIPART_PART_SIZE, ObjectInfo, ObjectStore, check_key, check_range
 from storage.errors import (
@@ -124,6 +125,33 @@ def _page_summary(body: str | None, limit: int = 80) -> str:
     return repr(text[:limit] + ("..." if len(text) > limit else ""))
 
 
+class S3Timeouts(BaseModel):
+    """Socket timeouts of an S3 client, from KHO_S3_CONNECT_TIMEOUT_S / KHO_S3_READ_TIMEOUT_S.
+
+    The read timeout bounds how long one attempt waits for a server that accepted the
+    connection but answers nothing (a paused or overloaded gateway); only after it does the
+    retry policy get a turn. The default suits large objects on a busy MinIO; a deployment
+    (or a test) that would rather retry a stalled request sooner lowers it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connect_s: float = Field(5.0, gt=0, le=600)
+    read_s: float = Field(120.0, gt=0, le=3600)
+
+    @classmethod
+    def from_env(cls) -> "S3Timeouts":
+        """The defaults, overridden by whichever of the two variables is set."""
+        given = {field: os.environ[var] for field, var in
+                 (("connect_s", "KHO_S3_CONNECT_TIMEOUT_S"), ("read_s", "KHO_S3_READ_TIMEOUT_S"))
+                 if os.environ.get(var)}
+        try:
+            return cls(**given)
+        except ValidationError as exc:
+            raise StoreConfigError(
+                "KHO_S3_CONNECT_TIMEOUT_S / KHO_S3_READ_TIMEOUT_S must be seconds > 0 (at most "
+                f"600 / 3600): {exc.errors()[0]['msg']}") from None
+
+
 def _env_first(*names: str) -> str | None:
     for name in names:
         value = os.environ.get(name)
@@ -161,8 +189,9 @@ class S3Store(ObjectStore):
         scheme = "https" if secure else "http"
         self.uri = f"s3://{bucket}/{self.prefix}?endpoint={scheme}://{endpoint}".replace("/?", "?")
         # Our own retry loop owns retries; urllib3 must not retry underneath it.
+        timeouts = S3Timeouts.from_env()
         http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=5, read=120),
+            timeout=urllib3.Timeout(connect=timeouts.connect_s, read=timeouts.read_s),
             maxsize=32,
             retries=urllib3.Retry(total=0, connect=0, read=0, redirect=3, status=0),
         )

@@ -160,13 +160,23 @@ class S3Cluster:
         self.s3.start()
         self.wait_healthy(timeout_s)
 
-    def stop(self) -> None:
-        """Stop every process, the gateway first; data folders stay for a post-mortem."""
+    def stop(self, timeout_s: float = 10) -> None:
+        """SIGTERM every process at once, SIGKILL what is left after ``timeout_s``; the data
+        folders stay for a post-mortem."""
         for proc in reversed(self.processes):
+            if proc.alive():
+                if proc.paused:
+                    proc.resume()
+                os.kill(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for proc in self.processes:
+            if proc.proc is None:
+                continue
             try:
-                proc.stop()
-            except Exception:  # noqa: BLE001 - stop the rest whatever one does
-                log.exception("could not stop %s", proc.name)
+                proc.proc.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                log.warning("weed %s did not stop on SIGTERM; killing it", proc.name)
+                proc.kill()
 
     def live_volume_servers(self) -> int:
         """How many volume servers the master counts as alive right now."""
@@ -265,7 +275,7 @@ def build_cluster(root: Path, volume_servers: int = 3, volume_max: int = 600,
                   f"-volumeSizeLimitMB={volume_size_mb}", "-telemetry=false")
     volumes = [proc(f"volume{i}", "volume", *common, f"-port={ports[f'volume{i}']}",
                     f"-dir={root / f'volume{i}'}", f"-max={volume_max}",
-                    f"-mserver={master_addr}", "-minFreeSpace=1GiB")
+                    f"-mserver={master_addr}", "-minFreeSpace=1GiB", "-preStopSeconds=0")
                for i in range(volume_servers)]
     filer = proc("filer", "filer", *common, f"-port={ports['filer']}", f"-master={master_addr}",
                  f"-defaultStoreDir={root / 'filer'}",
