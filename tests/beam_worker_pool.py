@@ -55,8 +55,11 @@ class _BeamService:
     module = ""
     what = "Beam service"
 
-    def __init__(self, python: str | None = None, port: int | None = None) -> None:
+    def __init__(self, python: str | None = None, port: int | None = None,
+                 unset: tuple[str, ...] = ()) -> None:
+        """``unset``: environment variables the process must not inherit (e.g. credentials)."""
         self.python = python or sys.executable
+        self.unset = unset
         self.port = port or free_port()
         self._tmp = tempfile.TemporaryDirectory(prefix="kho-beam-service-")
         self.workdir = Path(self._tmp.name) / "cwd"
@@ -80,6 +83,8 @@ class _BeamService:
         env["PATH"] = str(Path(self.python).parent) + os.pathsep + env.get("PATH", "")
         env.update(TMPDIR=str(self.tempdir), PYTHONUNBUFFERED="1")
         env.pop("PYTHONPATH", None)  # workers must find Kho as installed, not via the driver's path
+        for name in self.unset:
+            env.pop(name, None)
         with open(self.log_path, "wb") as logf:
             self._proc = subprocess.Popen(
                 [self.python, "-m", self.module, *self._args()],

@@ -13,11 +13,13 @@ Wall times are logged (``-o log_cli=true --log-cli-level=INFO``) as information,
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,6 +30,7 @@ import pytest
 import yaml
 
 from pipelines.cli import SAMPLE_CONFIG
+from storage.base import ObjectStore
 from storage.local import LocalStore
 from storage.verify import verify_version
 from storage.versions import VersionStore
@@ -39,8 +42,9 @@ pytestmark = pytest.mark.slow
 log = logging.getLogger(__name__)
 
 KHO = str(Path(sys.executable).parent / "kho")
-#: Columns that name the run or the moment (differ between any two runs, whatever the runner).
-PER_RUN = {"run_id", "ingested_at", "processed_at", "created_at"}
+#: Columns that name the run, the moment or the checkout's commit (others commit while a test runs):
+#: they differ between any two runs, whatever the runner.
+PER_RUN = {"run_id", "ingested_at", "processed_at", "created_at", "code_version"}
 
 
 def _ingest(cfg: Path, cwd: Path, store: str, beam_args: list[str]) -> float:
@@ -53,7 +57,7 @@ def _ingest(cfg: Path, cwd: Path, store: str, beam_args: list[str]) -> float:
     return wall
 
 
-def _result(store: LocalStore, dataset: str) -> SimpleNamespace:
+def _result(store: ObjectStore, dataset: str) -> SimpleNamespace:
     """What run_ingest would have returned, read back from the store: version and run stats."""
     head = VersionStore(store).head(dataset)
     assert head is not None, f"no version of {dataset} was committed"
@@ -61,27 +65,53 @@ def _result(store: LocalStore, dataset: str) -> SimpleNamespace:
     return SimpleNamespace(version=head.version, run_id=head.run_id, stats=stats)
 
 
-def _rows(store: LocalStore, keys: list[str]) -> list[str]:
-    """Every row of these Parquet objects, run-specific columns dropped, as sorted JSON lines."""
+def _rows(store: ObjectStore, keys: list[str], run_id: str) -> list[str]:
+    """Every row of these Parquet objects as sorted JSON lines, run-specific columns dropped and
+    the run's id (in shard keys) written as ``<run>``. A WebDataset index row's JSON member
+    holds the run id, so its hash is left out here and its content compared by _tar_samples."""
     out: list[str] = []
     for key in keys:
         table = pq.read_table(io.BytesIO(store.get_bytes(key)))
         table = table.drop_columns([c for c in table.column_names if c in PER_RUN])
-        out += [json.dumps(r, sort_keys=True, default=str, ensure_ascii=False) for r in table.to_pylist()]
+        for row in table.to_pylist():
+            for member in row.get("members") or []:
+                if member["name"].endswith(".json"):
+                    member.pop("sha256")
+            out.append(json.dumps(row, sort_keys=True, default=str, ensure_ascii=False).replace(run_id, "<run>"))
     return sorted(out)
 
 
-def _version_contents(store: LocalStore, dataset: str) -> dict[str, Any]:
-    """The committed version's kept rows (every column but the run's id and times), the run's
-    tables row by row, its totals and per-source counts: what two runners must agree on."""
+def _tar_samples(store: ObjectStore, keys: list[str]) -> list[list[Any]]:
+    """Every member of these tars: its name and sha256, a JSON member parsed without the
+    run-specific fields. The published bytes, beyond what the index says of them."""
+    out: list[list[Any]] = []
+    for key in keys:
+        with tarfile.open(fileobj=io.BytesIO(store.get_bytes(key))) as tar:
+            for member in tar.getmembers():
+                data = tar.extractfile(member).read()  # type: ignore[union-attr]
+                if member.name.endswith(".json"):
+                    meta = {k: v for k, v in json.loads(data).items() if k not in PER_RUN}
+                    out.append([member.name, meta])
+                else:
+                    out.append([member.name, hashlib.sha256(data).hexdigest()])
+    return sorted(out, key=lambda m: m[0])
+
+
+def _version_contents(store: ObjectStore, dataset: str) -> dict[str, Any]:
+    """The committed version's kept rows (every column but the run's id and times) and tar
+    members, the run's tables row by row, its totals and per-source counts: what two runners
+    must agree on."""
     res = _result(store, dataset)
     vs = VersionStore(store)
     manifest = vs.manifest(f"{dataset}@{res.version}")
     assert verify_version(vs, manifest).ok
-    kept = [s.key for s in vs.shards(manifest) if s.format in ("parquet", "wds-index")]
+    shards = list(vs.shards(manifest))
+    kept = [s.key for s in shards if s.format in ("parquet", "wds-index")]
     tables = res.stats["tables"]
-    return {"kept": _rows(store, kept), "total_rows": manifest.total_rows,
-            **{name: _rows(store, tables.get(name, [])) for name in ("rejected", "duplicates", "quarantine")},
+    return {"kept": _rows(store, kept, res.run_id), "total_rows": manifest.total_rows,
+            "tar_members": _tar_samples(store, [s.key for s in shards if s.format == "webdataset"]),
+            **{name: _rows(store, tables.get(name, []), res.run_id)
+               for name in ("rejected", "duplicates", "quarantine")},
             "totals": res.stats["totals"], "sources": res.stats["sources"],
             "rejected_by_reason": res.stats["rejected_by_reason"]}
 
@@ -169,3 +199,34 @@ def test_image_ingest_through_external_sdk_workers_equals_the_fnapi_runner(tmp_p
                          {"fnapi": [], "portable-embed": _portable("embed", pool)})
     assert first["totals"]["reconciles"] and first["total_rows"] == len(first["kept"]) > 0
     assert first["duplicates"] and first["quarantine"]
+
+
+def test_s3_store_through_external_sdk_workers_equals_the_fnapi_runner(tmp_path: Path, s3_server) -> None:
+    """An S3 store pickled to the workers carries no credentials: the pool's workers read their
+    own environment (here the test server's keys, as a sidecar gets them from a Secret)."""
+    from tests.conftest import make_s3_store
+
+    stores = {label: make_s3_store(s3_server) for label in ("fnapi", "portable")}
+    got = {}
+    with BeamWorkerPool() as pool:
+        for label, args in {"fnapi": [], "portable": _portable("embed", pool)}.items():
+            st = stores[label]
+            _ingest(SAMPLE_CONFIG.resolve(), tmp_path, st.uri, args)
+            got[label] = _version_contents(st, "vi-text-sample")
+    assert got["portable"] == got["fnapi"]
+    assert got["fnapi"]["totals"]["reconciles"] and got["fnapi"]["quarantine"]
+
+
+def test_workers_without_s3_credentials_fail_the_run_naming_the_variables(tmp_path: Path, s3_server) -> None:
+    """The driver's keys never travel with the pipeline: a worker pool started without them
+    fails the run (nothing committed) with the message that says which variables to set."""
+    from tests.conftest import make_s3_store
+
+    st = make_s3_store(s3_server)
+    with BeamWorkerPool(unset=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")) as pool:
+        proc = subprocess.run([KHO, "ingest", str(SAMPLE_CONFIG.resolve()), "--store", st.uri,
+                               *_portable("embed", pool)],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert proc.returncode != 0
+    assert "set AWS_ACCESS_KEY_ID" in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-4000:]
+    assert VersionStore(st).head("vi-text-sample") is None

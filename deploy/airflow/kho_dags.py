@@ -10,6 +10,9 @@ Environment (on the scheduler and the workers):
 - ``KHO_SOURCES``: path to the registry (sources.yaml). Config paths in it are relative to it.
 - ``KHO_BIN``: the ``kho`` executable (default: ``kho`` on PATH).
 - ``KHO_STORE``: the object store passed as ``--store`` (default: Kho's own default).
+- ``KHO_RUNNER_ARGS``: a JSON file holding a list of Beam options for ``kho ingest`` (e.g.
+  deploy/runners/flink.json); each string is one argv item, passed as it is (default: none,
+  Beam's local FnApiRunner).
 - ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``: passed through; or, when the Airflow
   connection ``kho_s3`` exists, its login/password (and extra ``endpoint``) are used.
 
@@ -20,7 +23,9 @@ from __future__ import annotations
 
 import logging
 import os
+import json
 import re
+import shlex
 import shutil
 import subprocess
 from collections import deque
@@ -90,6 +95,43 @@ def store_args() -> list[str]:
     return ["--store", store] if store else []
 
 
+class RunnerArgsError(ValueError):
+    """The runner-args file named by $KHO_RUNNER_ARGS is missing or not a JSON list of options."""
+
+
+def runner_args() -> list[str]:
+    """The Beam options in the JSON list file $KHO_RUNNER_ARGS, each one argv item; [] when unset.
+
+    A JSON list, not a file of words for ``$(cat FILE)``: an option such as
+    ``--environment_config={"command": "..."}`` holds spaces and quotes that word-splitting
+    would break into pieces."""
+    value = os.environ.get("KHO_RUNNER_ARGS")
+    if not value:
+        return []
+    path = Path(value).expanduser()
+    try:
+        items = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RunnerArgsError(f"KHO_RUNNER_ARGS={value}: cannot read it ({exc}); point it at a "
+                              "JSON list file such as deploy/runners/flink.json, or unset it") from None
+    except json.JSONDecodeError as exc:
+        raise RunnerArgsError(f"KHO_RUNNER_ARGS={value}: not JSON ({exc}); write a JSON list of "
+                              'strings, e.g. ["--runner=FlinkRunner", "--parallelism=8"]') from None
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise RunnerArgsError(f"KHO_RUNNER_ARGS={value}: expected a JSON list of strings, one Beam "
+                              'option each, e.g. ["--runner=FlinkRunner", "--parallelism=8"]')
+    bad = [i for i in items if not i.startswith("--")]
+    if bad:
+        raise RunnerArgsError(f"KHO_RUNNER_ARGS={value}: {bad[0]!r} is not an option; write each "
+                              "option with its value as one string, --name=value")
+    return items
+
+
+def ingest_argv(src: dict[str, Any], registry: Path) -> list[str]:
+    """The ``kho`` arguments of a source's ingest task: config, store, runner options."""
+    return ["ingest", resolve(registry, src["ingest"]), *store_args(), *runner_args()]
+
+
 def credentials_env() -> dict[str, str]:
     """The subprocess environment: this one plus S3 credentials from connection kho_s3 if any."""
     env = dict(os.environ)
@@ -115,7 +157,8 @@ def credentials_env() -> dict[str, str]:
 def run_kho(args: list[str]) -> None:
     """Run ``kho ARGS``, log its output line by line, raise with its last lines on failure."""
     argv = [kho_bin(), *args]
-    log.info("running %s", argv)
+    # Run as a list (no shell); logged shell-quoted, so the line can be pasted into a shell.
+    log.info("running %s", shlex.join(argv))
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     with subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=credentials_env()
@@ -127,7 +170,7 @@ def run_kho(args: list[str]) -> None:
             log.info("%s", line)
         rc = proc.wait()
     if rc != 0:
-        raise RuntimeError(f"{argv} exited with {rc}; last lines:\n" + "\n".join(tail))
+        raise RuntimeError(f"{shlex.join(argv)} exited with {rc}; last lines:\n" + "\n".join(tail))
 
 
 def build_dag(src: dict[str, Any], registry: Path) -> DAG:
@@ -145,7 +188,7 @@ def build_dag(src: dict[str, Any], registry: Path) -> DAG:
 
         @task(task_id="ingest")
         def ingest() -> None:
-            run_kho(["ingest", resolve(registry, src["ingest"]), *store_args()])
+            run_kho(ingest_argv(src, registry))
 
         @task(task_id="verify")
         def verify() -> None:
