@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,74 @@ def test_dags_test_runs_the_sample_source(tmp_path: Path) -> None:
     latest = store / "datasets" / "vi-text-sample" / "refs" / "latest"
     assert latest.exists(), out[-4000:]
     assert latest.read_text().split()[0] == "v1"
+
+
+#: A runner option word-splitting would break: spaces, both quotes, $(...), a backslash, backticks.
+AWKWARD = ['--runner=FlinkRunner',
+           '--environment_config={"command": "/opt/my sdk/boot", "env": {"NOTE": "it\'s $(rm -rf /) \\\\ `id`"}}',
+           '--parallelism=8']
+
+RUN_INGEST = """
+import importlib.util, json, os
+spec = importlib.util.spec_from_file_location("kho_dags", %r)
+m = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(m)
+dag = m.build_all()["kho_vi-text-sample"]
+dag.get_task("ingest").python_callable()   # the task body: runs $KHO_BIN with the argv
+src = m.load_sources(m.registry_path())[0]
+args = m.ingest_argv(src, m.registry_path())
+errors = {}
+for name, text in json.loads(os.environ["BAD_FILES"]).items():
+    path = os.path.join(os.environ["BAD_DIR"], name)
+    if text is not None:
+        open(path, "w").write(text)
+    os.environ["KHO_RUNNER_ARGS"] = path
+    try:
+        m.runner_args()
+        errors[name] = None
+    except m.RunnerArgsError as exc:
+        errors[name] = str(exc)
+print("KHO-JSON " + json.dumps({"args": args, "line": m.shell_command(args), "errors": errors}))
+"""
+
+RECORDER = """#!{python}
+import json, sys
+with open({out!r}, "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+"""
+
+
+def test_runner_args_file_reaches_kho_as_separate_argv_items(tmp_path: Path) -> None:
+    """KHO_RUNNER_ARGS names a JSON list; the ingest task hands each string to `kho` as one argv
+    item, intact, and its logged shell line (shlex-quoted) gives a shell the same argv."""
+    venv = airflow_venv()
+    runner_file = tmp_path / "runner.json"
+    runner_file.write_text(json.dumps(AWKWARD))
+    recorded = tmp_path / "argv.jsonl"
+    recorder = tmp_path / "fake-kho"
+    recorder.write_text(RECORDER.format(python=sys.executable, out=str(recorded)))
+    recorder.chmod(0o755)
+    bad = {"missing.json": None, "not-json.json": "--runner=FlinkRunner\n", "object.json": '{"runner": "x"}',
+           "bare-word.json": '["--runner=FlinkRunner", "FlinkRunner"]', "number.json": '["--a=1", 2]'}
+    env = airflow_env(tmp_path / "home", REGISTRY, KHO_BIN=str(recorder), KHO_STORE=str(tmp_path / "store"),
+                      KHO_RUNNER_ARGS=str(runner_file), BAD_FILES=json.dumps(bad), BAD_DIR=str(tmp_path))
+    proc = subprocess.run([str(venv / "bin" / "python"), "-c", RUN_INGEST % str(DAGS / "kho_dags.py")],
+                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("KHO-JSON "))[9:])
+    sample = yaml.safe_load(REGISTRY.read_text())["sources"][0]
+    expected = ["ingest", str(REGISTRY.parent / sample["ingest"]), "--store", str(tmp_path / "store"), *AWKWARD]
+    assert got["args"] == expected
+    runs = [json.loads(l) for l in recorded.read_text().splitlines()]
+    assert runs == [expected]  # what the task ran: every runner option one argv item, intact
+    assert shlex.split(got["line"]) == [str(recorder), *expected]
+    shell = subprocess.run(["bash", "-c", got["line"]], capture_output=True, text=True, timeout=60)
+    assert shell.returncode == 0, shell.stderr
+    assert [json.loads(l) for l in recorded.read_text().splitlines()][-1] == expected
+    errors = got["errors"]
+    assert "cannot read it" in errors["missing.json"]
+    assert "not JSON" in errors["not-json.json"]
+    assert "expected a JSON list of strings" in errors["object.json"]
+    assert "expected a JSON list of strings" in errors["number.json"]
+    assert "'FlinkRunner' is not an option" in errors["bare-word.json"]
+

@@ -25,11 +25,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import apache_beam
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from apache_beam.options.pipeline_options import (FlinkRunnerOptions, PipelineOptions, PortableOptions,
+                                                  StandardOptions)
+from apache_beam.runners.runner import _RUNNER_MAP
+from apache_beam.transforms import environments
 
-from pipelines.cli import SAMPLE_CONFIG
+from pipelines.cli import SAMPLE_CONFIG, check_beam_args
 from storage.base import ObjectStore
 from storage.local import LocalStore
 from storage.verify import verify_version
@@ -37,10 +42,10 @@ from storage.versions import VersionStore
 from tests.beam_worker_pool import BeamJobService, BeamWorkerPool
 from tests.data.make_text_golden import decisions, generated_config
 
-pytestmark = pytest.mark.slow
-
 log = logging.getLogger(__name__)
 
+ROOT = Path(__file__).resolve().parents[1]
+RUNNERS = ROOT / "deploy" / "runners"
 KHO = str(Path(sys.executable).parent / "kho")
 #: Columns that name the run, the moment or the checkout's commit (others commit while a test runs):
 #: they differ between any two runs, whatever the runner.
@@ -150,10 +155,14 @@ def _compare(name: str, cfg: Path, dataset: str, tmp: Path, runs: dict[str, list
 
 
 def _portable(endpoint: str, pool: BeamWorkerPool, *extra: str) -> list[str]:
-    return ["--runner=PortableRunner", f"--job_endpoint={endpoint}", "--environment_type=EXTERNAL",
-            f"--environment_config={pool.environment_config}", *extra]
+    """deploy/runners/portable-local.json with this job endpoint and this pool's address."""
+    args = json.loads((RUNNERS / "portable-local.json").read_text())
+    swap = {"--job_endpoint": endpoint, "--environment_config": pool.environment_config}
+    return [f"{a.split('=', 1)[0]}={swap[a.split('=', 1)[0]]}" if a.split("=", 1)[0] in swap else a
+            for a in args] + list(extra)
 
 
+@pytest.mark.slow
 def test_text_ingest_through_external_sdk_workers_equals_the_fnapi_runner(tmp_path: Path) -> None:
     cfg = _text_config(tmp_path / "in")
     with BeamWorkerPool() as pool, BeamJobService() as jobs:
@@ -172,6 +181,7 @@ def test_text_ingest_through_external_sdk_workers_equals_the_fnapi_runner(tmp_pa
     assert len(first["rejected"]) > 0 and len(first["quarantine"]) >= 3
 
 
+@pytest.mark.slow
 def test_text_records_are_decided_the_same_through_external_workers(tmp_path: Path) -> None:
     """The determinism test's own digests (ids, hashes, signals, reasons, duplicate choices)."""
     cfg = generated_config(tmp_path / "in")
@@ -185,6 +195,7 @@ def test_text_records_are_decided_the_same_through_external_workers(tmp_path: Pa
     assert digests["fnapi"]["duplicates"][0] > 20
 
 
+@pytest.mark.slow
 def test_image_ingest_through_external_sdk_workers_equals_the_fnapi_runner(tmp_path: Path) -> None:
     from pipelines.image.samples import make_image_samples
 
@@ -201,6 +212,7 @@ def test_image_ingest_through_external_sdk_workers_equals_the_fnapi_runner(tmp_p
     assert first["duplicates"] and first["quarantine"]
 
 
+@pytest.mark.slow
 def test_s3_store_through_external_sdk_workers_equals_the_fnapi_runner(tmp_path: Path, s3_server) -> None:
     """An S3 store pickled to the workers carries no credentials: the pool's workers read their
     own environment (here the test server's keys, as a sidecar gets them from a Secret)."""
@@ -217,6 +229,7 @@ def test_s3_store_through_external_sdk_workers_equals_the_fnapi_runner(tmp_path:
     assert got["fnapi"]["totals"]["reconciles"] and got["fnapi"]["quarantine"]
 
 
+@pytest.mark.slow
 def test_workers_without_s3_credentials_fail_the_run_naming_the_variables(tmp_path: Path, s3_server) -> None:
     """The driver's keys never travel with the pipeline: a worker pool started without them
     fails the run (nothing committed) with the message that says which variables to set."""
@@ -230,3 +243,34 @@ def test_workers_without_s3_credentials_fail_the_run_naming_the_variables(tmp_pa
     assert proc.returncode != 0
     assert "set AWS_ACCESS_KEY_ID" in proc.stdout + proc.stderr, (proc.stdout + proc.stderr)[-4000:]
     assert VersionStore(st).head("vi-text-sample") is None
+
+
+@pytest.mark.parametrize("path", sorted(RUNNERS.glob("*.json")), ids=lambda p: p.name)
+def test_runner_file_is_an_argv_list_that_kho_and_beam_accept(path: Path) -> None:
+    """Each deploy/runners file is a JSON list of whole options (one argv item each) that
+    `kho ingest` passes to Beam, naming a runner Beam knows and an environment Beam can build."""
+    args = json.loads(path.read_text())
+    assert isinstance(args, list) and all(isinstance(a, str) and a.startswith("--") for a in args)
+    assert check_beam_args(args) == args
+    opts = PipelineOptions(args)
+    assert opts.view_as(StandardOptions).runner.lower() in _RUNNER_MAP
+    portable = opts.view_as(PortableOptions)
+    if portable.environment_type:
+        env = environments.Environment.from_options(portable)
+        if portable.environment_type == "EXTERNAL":
+            assert env.url == portable.environment_config
+        else:
+            assert env.command == json.loads(portable.environment_config)["command"]
+
+
+def test_every_runner_of_the_docs_has_its_file_and_matching_images() -> None:
+    """docs/runners.md names the job-server images of the Flink version in flink.json and of
+    the Beam version Kho runs, so the images and the SDK cannot drift apart."""
+    assert {p.stem for p in RUNNERS.glob("*.json")} >= {"flink", "flink-process", "spark", "dataflow",
+                                                        "portable-local"}
+    flink = PipelineOptions(json.loads((RUNNERS / "flink.json").read_text())).view_as(FlinkRunnerOptions)
+    docs = (ROOT / "docs" / "runners.md").read_text()
+    beam = apache_beam.__version__
+    assert f"apache/beam_flink{flink.flink_version}_job_server:{beam}" in docs
+    assert f"apache/beam_spark3_job_server:{beam}" in docs
+    assert f"apache/beam_python{sys.version_info.major}.{sys.version_info.minor}_sdk:{beam}" in docs

@@ -154,11 +154,17 @@ def credentials_env() -> dict[str, str]:
     return env
 
 
+def shell_command(args: list[str]) -> str:
+    """``kho ARGS`` as one shell line, each item quoted (``shlex.join``): what a task logs, and
+    what a BashOperator or a script would run to hand ``kho`` exactly the same argv."""
+    return shlex.join([kho_bin(), *args])
+
+
 def run_kho(args: list[str]) -> None:
     """Run ``kho ARGS``, log its output line by line, raise with its last lines on failure."""
     argv = [kho_bin(), *args]
     # Run as a list (no shell); logged shell-quoted, so the line can be pasted into a shell.
-    log.info("running %s", shlex.join(argv))
+    log.info("running %s", shell_command(args))
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     with subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=credentials_env()
