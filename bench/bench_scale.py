@@ -1,0 +1,424 @@
+"""bench/scale: what Kho's metadata operations cost as a dataset's history grows to 10^7 shard
+entries, and what they would cost at 10^8 (100 PB of 1 GiB shards).
+
+For each N a history of N shard entries is synthesized with the objects Kho's commit writes
+(bench/scale_history.py: real shard lists, manifests, ref, run records; one version per
+50,000 shards), plus one crashed run (1,000 shards, a list, its run.json and a dead lease) for
+gc to find. Shard objects themselves (zero-byte) exist only up to ``--objects-max`` (what a
+LIST of the bucket walks); every operation measured here except the LISTs never opens a shard.
+Each operation runs through a CountingStore, so besides seconds it records objects and bytes
+read, LIST calls and keys listed.
+
+Operations: (a) commit a version adding 1,000 shards; (b) resolve ``latest`` and read its
+manifest; (b') ``kho datasets show`` (manifest, per-format totals over every list, lineage);
+(c) plan a ``pull --where`` (manifest check + every list + work units, before any download);
+(d) plan a verify (every list: hash, Merkle root, totals; manifest root and anchors; no shard
+bytes); (e) gc's mark: the code before this change (every list of every version), the full
+audit's (each distinct list once), and the by-runs gc's (only what is new since its
+checkpoint); (f) whole gc passes: the full audit, the first pass by runs (no checkpoint yet)
+and a steady-state pass by runs (after 3 commits and a crash); (g) ingest planning's
+``committed_runs`` (reads every manifest). The named baseline of every ratio is one full LIST
+of the bucket at the same N (measured where the N shard objects exist; above that, N plus the
+metadata keys times the seconds per key measured at the largest N that had them).
+
+Growth: the least-squares slope of log(seconds), log(bytes read) and log(keys listed)
+against log(N) over the N >= 10^5, and seconds at 10^8 = seconds at the largest N x (10^8 / N)^slope.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pipelines.cli  # noqa: F401  (imported before any timing: show uses its _lineage)
+import pipelines.plan  # noqa: F401
+from bench.common import machine, results_dir, write_results
+from bench.scale_history import CountingStore, run_id, shard_rows, synthesize_history, write_list
+from schemas.manifest import SHARD_LIST_MAX_ROWS
+from storage.base import ObjectStore
+from storage.gc import _RunSweep, collect_garbage, referenced_keys
+from storage.layout import manifest_key, run_info_key, run_lease_key, shardlist_key
+from storage.local import LocalStore
+from storage.merkle import shards_root
+from storage.pull import _work_units, check_manifest
+from storage.shards import ShardInfo, json_bytes
+from storage.verify import _list_totals_problems, anchor_problems
+from storage.versions import VersionStore
+from storage.where import parse_where
+
+log = logging.getLogger("bench.scale")
+DS = "scale"
+TARGET = 10 ** 8
+WHERE = "lang = 'vi' AND lang_score >= 0.8"
+NEW_SHARDS = 1000
+
+
+# -- the operations ------------------------------------------------------------------------
+def old_referenced_keys(vs: VersionStore, dataset: str) -> set[str]:
+    """gc's mark before this change (storage/gc.py at 5ee8161): every list of every version,
+    re-read for each version that shares it. Kept here as the baseline of the new marks."""
+    keys: set[str] = set()
+    for version in vs.versions(dataset):
+        manifest = vs.manifest(f"{dataset}@{version}")
+        keys.add(manifest_key(dataset, version))
+        for listref in manifest.shard_lists:
+            keys.add(listref.key)
+            keys.update(vs.shard_list(listref, check=False).column("key").to_pylist())
+    return keys
+
+
+def show(vs: VersionStore) -> int:
+    """What ``kho datasets show NAME`` reads: the manifest, every list for the per-format
+    table, and the lineage (pipelines/cli.py's own ``_lineage``)."""
+    from pipelines.cli import _lineage
+
+    m = vs.manifest(f"{DS}@latest")
+    by: dict[tuple[str, str], int] = {}
+    for s in vs.shards(m):
+        by[(s.modality, s.format)] = by.get((s.modality, s.format), 0) + 1
+    chain, _ = _lineage(vs, m)
+    return len(chain)
+
+
+def plan_pull(vs: VersionStore) -> int:
+    """pull_version up to its first download: parse the filter, check the manifest against its
+    lists and anchors, enumerate the shards, build the work units."""
+    parse_where(WHERE)
+    m = vs.manifest(f"{DS}@latest")
+    check_manifest(vs, m)
+    return len(_work_units(list(vs.shards(m)), WHERE))
+
+
+def plan_verify(vs: VersionStore) -> int:
+    """verify_version without hashing shard bytes: every list's hash, root and totals, the
+    version root and its anchors (the same functions verify_version calls)."""
+    m = vs.manifest(f"{DS}@latest")
+    roots, problems = [], 0
+    for listref in m.shard_lists:
+        shards = [ShardInfo(**r) for r in vs.shard_list(listref).to_pylist()]
+        roots.append(shards_root((s.key, s.sha256) for s in shards))
+        problems += len(_list_totals_problems(listref, shards))
+    assert m.expected_root(roots) == m.merkle_root and not problems
+    problems += len(anchor_problems(vs, m))
+    return problems
+
+
+def committed_runs(vs: VersionStore) -> int:
+    """pipelines/plan.py's committed_runs (every ingest plans with it): every manifest."""
+    from pipelines.plan import committed_runs as plan_committed
+
+    return len(plan_committed(vs, DS))
+
+
+def mark_incremental(vs: VersionStore) -> int:
+    """The by-runs gc's mark alone: manifests and lists its checkpoint has not seen."""
+    sweep = _RunSweep(vs, [DS], timedelta(0), datetime.now(timezone.utc))
+    sweep._mark(DS)
+    return len(sweep.checkpoints[DS].versions)
+
+
+def full_list(store: ObjectStore) -> int:
+    """The baseline: one LIST of the whole bucket."""
+    return sum(1 for _ in store.list(""))
+
+
+# -- fixtures of one N -----------------------------------------------------------------------
+def _dead_pid() -> int:
+    pid = 4_000_000
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid += 1
+
+
+def crash_a_run(store: ObjectStore, i: int, objects: bool) -> str:
+    """Leave what a run SIGKILLed before its commit point leaves (run.json, 1,000 shards when
+    shard objects are kept, a list, a lease of a process that is gone)."""
+    run = run_id(10_000_000 + i)
+    store.put_bytes(run_info_key(run), json_bytes({"run_id": run, "dataset": DS}))
+    cols = shard_rows(DS, run, 0, NEW_SHARDS)
+    write_list(store, shardlist_key(DS, run, 0, "-v999999"), cols)
+    if objects:
+        from bench.scale_history import _touch
+
+        _touch(store, cols["key"], 16)
+    else:  # one shard object, so gc has a shard folder to find
+        store.put_bytes(cols["key"][0], b"")
+    store.put_bytes(run_lease_key(DS, run), json.dumps({
+        "run_id": run, "dataset": DS, "state": "running", "host": socket.gethostname(),
+        "pid": _dead_pid(), "proc_start": "1"}).encode())
+    return run
+
+
+def commit_new(vs: VersionStore, i: int, objects: bool) -> Callable[[], Any]:
+    """A commit of NEW_SHARDS shards by a fresh run (its run.json and shards written first,
+    outside the timing, as a run writes them before its commit)."""
+    run = run_id(20_000_000 + i)
+    vs.store.put_bytes(run_info_key(run), json_bytes({"run_id": run, "dataset": DS}))
+    cols = shard_rows(DS, run, 0, NEW_SHARDS)
+    shards = [ShardInfo(**dict(zip(cols, vals))) for vals in zip(*cols.values())]
+    if objects:
+        from bench.scale_history import _touch
+
+        _touch(vs.store, cols["key"], 16)
+    return lambda: vs.commit(DS, shards, code_version="bench-scale", run_id=run)
+
+
+def _timed(counting: CountingStore, fn: Callable[[], Any], repeat: int) -> dict[str, Any]:
+    best = math.inf
+    for _ in range(repeat):
+        counting.reset()
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return {"seconds": round(best, 6), **counting.snapshot()}
+
+
+def measure(inner: ObjectStore, n: int, *, objects: bool, repeat: int, old_mark_max: int) -> dict[str, Any]:
+    """Every operation on a history of ``n`` shard entries in ``inner`` (an empty store)."""
+    counting = CountingStore(inner)
+    vs = VersionStore(counting)
+    t0 = time.perf_counter()
+    hist = synthesize_history(inner, DS, n, shard_objects=objects)
+    setup_s = time.perf_counter() - t0
+    crash_a_run(inner, 0, objects)
+    reps = repeat if n < 10 ** 6 else 1
+    ops: dict[str, Any] = {}
+    ops["full_list"] = _timed(counting, lambda: full_list(counting), reps)
+    ops["resolve_manifest"] = _timed(counting, lambda: vs.manifest(f"{DS}@latest"), max(reps, 3))
+    ops["show"] = _timed(counting, lambda: show(vs), reps)
+    ops["plan_pull_where"] = _timed(counting, lambda: plan_pull(vs), reps)
+    ops["plan_verify"] = _timed(counting, lambda: plan_verify(vs), reps)
+    ops["ingest_committed_runs"] = _timed(counting, lambda: committed_runs(vs), reps)
+    if n <= old_mark_max:
+        ops["mark_old_every_list_of_every_version"] = _timed(counting, lambda: old_referenced_keys(vs, DS), 1)
+    ops["mark_full_distinct_lists"] = _timed(counting, lambda: referenced_keys(vs, DS), 1)
+    ops["gc_full_audit"] = _timed(counting, lambda: collect_garbage(vs, [DS], grace=timedelta(0),
+                                                                     full=True), 1)
+    first = {}
+    ops["gc_by_runs_first_pass"] = _timed(counting, lambda: first.setdefault(
+        "r", collect_garbage(vs, [DS], grace=timedelta(0), dry_run=False)), 1)
+    ops["gc_by_runs_first_pass"]["deleted"] = first["r"].deleted
+    commits = [commit_new(vs, i, objects) for i in range(3)]
+    times = []
+    for c in commits:
+        times.append(_timed(counting, c, 1))
+    ops["commit_1000_shards"] = min(times, key=lambda r: r["seconds"])
+    crash_a_run(inner, 1, objects)
+    ops["mark_by_runs_after_3_commits"] = _timed(counting, lambda: mark_incremental(vs), reps)
+    steady = {}
+    ops["gc_by_runs_steady"] = _timed(counting, lambda: steady.setdefault(
+        "r", collect_garbage(vs, [DS], grace=timedelta(0))), 1)
+    ops["gc_by_runs_steady"]["found"] = len(steady["r"].unreferenced)
+    ops["gc_by_runs_steady"]["runs_examined"] = steady["r"].runs_examined
+    m = vs.manifest(f"{DS}@latest")
+    return {"n": n, "versions": hist.versions + 3, "lists": len(m.shard_lists), "runs": len(hist.runs) + 5,
+            "shard_objects": objects, "setup_seconds": round(setup_s, 1),
+            "manifest_bytes": len(inner.get_bytes(manifest_key(DS, m.version))), "ops": ops}
+
+
+# -- growth and extrapolation ----------------------------------------------------------------
+FIT_FROM = 10 ** 5  # smaller N are dominated by fixed costs (imports, a round trip)
+
+
+def _slope(xs: list[float], ys: list[float]) -> float | None:
+    """Least-squares slope of log10(y) on log10(x) over the points with x >= FIT_FROM (all
+    points if fewer than two are that large)."""
+    pts = [(math.log10(x), math.log10(y)) for x, y in zip(xs, ys) if x > 0 and y > 0]
+    big = [p for p, x in zip(pts, xs) if x >= FIT_FROM]
+    pts = big if len(big) >= 2 else pts
+    if len(pts) < 2:
+        return None
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    var = sum((p[0] - mx) ** 2 for p in pts)
+    return round(sum((p[0] - mx) * (p[1] - my) for p in pts) / var, 3) if var else None
+
+
+def _baseline_seconds(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """One full LIST at each N: measured where the shard objects exist, else estimated."""
+    with_objects = [r for r in rows if r["shard_objects"]]
+    per_key = None
+    if with_objects:
+        top = with_objects[-1]["ops"]["full_list"]
+        per_key = top["seconds"] / max(top["keys_listed"], 1)
+    out = {}
+    for r in rows:
+        fl = r["ops"]["full_list"]
+        if r["shard_objects"] or per_key is None:
+            out[r["n"]] = {"seconds": fl["seconds"], "keys": fl["keys_listed"], "estimated": False}
+        else:
+            keys = fl["keys_listed"] + r["n"]
+            out[r["n"]] = {"seconds": round(keys * per_key, 3), "keys": keys, "estimated": True}
+    return out
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per op: slope of seconds and of bytes read over N, seconds at 10^8, ratio to the baseline."""
+    base = _baseline_seconds(rows)
+    ops = sorted({op for r in rows for op in r["ops"] if op != "full_list"})
+    out: dict[str, Any] = {}
+    keys_100pb = base[rows[-1]["n"]]["keys"] * TARGET / rows[-1]["n"]
+    per_key = base[rows[-1]["n"]]["seconds"] / base[rows[-1]["n"]]["keys"]
+    out["full_list"] = {"at_1e8_seconds": round(keys_100pb * per_key, 1), "slope_seconds": 1.0,
+                        "note": "linear in the objects listed (every shard is a key)"}
+    for op in ops:
+        have = [r for r in rows if op in r["ops"]]
+        ns = [r["n"] for r in have]
+        secs = [r["ops"][op]["seconds"] for r in have]
+        read = [r["ops"][op]["bytes_read"] + 1 for r in have]
+        listed = [r["ops"][op]["keys_listed"] + r["ops"][op]["children_listed"] + 1 for r in have]
+        s = _slope(ns, secs)
+        at = secs[-1] * (TARGET / ns[-1]) ** s if s is not None else None
+        out[op] = {
+            "slope_seconds": s, "slope_bytes_read": _slope(ns, read), "slope_keys_listed": _slope(ns, listed),
+            "at_1e8_seconds": None if at is None else round(at, 3),
+            "at_1e8_hours": None if at is None else round(at / 3600, 4),
+            "vs_full_list": {str(r["n"]): round(r["ops"][op]["seconds"] / max(base[r["n"]]["seconds"], 1e-9), 4)
+                             for r in have},
+        }
+    out["_baseline_full_list_seconds"] = {str(k): v for k, v in base.items()}
+    return out
+
+
+# -- the chart -------------------------------------------------------------------------------
+def loglog_svg(rows: list[dict[str, Any]], ops: list[str], title: str) -> str:
+    """Seconds against N on log-log axes, one line per operation."""
+    from html import escape
+
+    colors = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#4e342e", "#ad1457",
+              "#558b2f", "#283593"]
+    pts = {op: [(r["n"], r["ops"][op]["seconds"]) for r in rows if op in r["ops"]] for op in ops}
+    xs = [math.log10(n) for v in pts.values() for n, _ in v]
+    ys = [math.log10(max(s, 1e-5)) for v in pts.values() for _, s in v]
+    x0, x1 = math.floor(min(xs)), math.ceil(max(xs))
+    y0, y1 = math.floor(min(ys)), math.ceil(max(ys))
+    w, h, left, top, pw, ph = 760, 420, 60, 30, 420, 330
+
+    def px(x: float) -> float:
+        return left + pw * (x - x0) / max(x1 - x0, 1)
+
+    def py(y: float) -> float:
+        return top + ph - ph * (y - y0) / max(y1 - y0, 1)
+
+    body = [f"<rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='none' stroke='#999'/>"]
+    for e in range(x0, x1 + 1):
+        body.append(f"<text x='{px(e):.1f}' y='{top + ph + 16}' font-size='11' text-anchor='middle'>1e{e}</text>")
+    for e in range(y0, y1 + 1):
+        body.append(f"<line x1='{left}' x2='{left + pw}' y1='{py(e):.1f}' y2='{py(e):.1f}' stroke='#eee'/>")
+        body.append(f"<text x='{left - 6}' y='{py(e) + 4:.1f}' font-size='11' text-anchor='end'>1e{e}</text>")
+    body.append(f"<text x='{left + pw / 2}' y='{h - 40}' font-size='12' text-anchor='middle'>shard entries N</text>")
+    body.append(f"<text x='14' y='{top + ph / 2}' font-size='12' transform='rotate(-90 14 {top + ph / 2})' "
+                f"text-anchor='middle'>seconds</text>")
+    for i, op in enumerate(ops):
+        c = colors[i % len(colors)]
+        line = " ".join(f"{px(math.log10(n)):.1f},{py(math.log10(max(s, 1e-5))):.1f}" for n, s in pts[op])
+        body.append(f"<polyline points='{line}' fill='none' stroke='{c}' stroke-width='2'/>")
+        body.append(f"<rect x='{left + pw + 14}' y='{top + i * 18}' width='10' height='10' fill='{c}'/>")
+        body.append(f"<text x='{left + pw + 28}' y='{top + i * 18 + 9}' font-size='11'>{escape(op)}</text>")
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' viewBox='0 0 {w} {h}' "
+            f"font-family='sans-serif'><title>{escape(title)}</title>"
+            f"<text x='{left}' y='18' font-size='13' font-weight='bold'>{escape(title)}</text>"
+            + "".join(body) + "</svg>\n")
+
+
+# -- main --------------------------------------------------------------------------------------
+def _sizes(text: str) -> list[int]:
+    return [int(float(s)) for s in text.split(",") if s.strip()]
+
+
+def _leg(name: str, make_store: Callable[[int], ObjectStore], sizes: list[int], objects_max: int,
+         repeat: int, old_mark_max: int) -> list[dict[str, Any]]:
+    rows = []
+    for n in sizes:
+        log.info("%s: N = %d", name, n)
+        row = measure(make_store(n), n, objects=n <= objects_max, repeat=repeat, old_mark_max=old_mark_max)
+        rows.append(row)
+        (results_dir() / f"scale-partial-{name}.json").write_text(json.dumps(rows, indent=1))
+        print(f"{name} N={n:>10,}  " + "  ".join(f"{op}={r['seconds']:.3f}s" for op, r in row["ops"].items()),
+              flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1e4,1e5,1e6,1e7", help="local N values")
+    ap.add_argument("--objects-max", type=float, default=1e5, help="largest local N with shard objects")
+    ap.add_argument("--s3", choices=("cluster", "server", "none"), default="cluster",
+                    help="S3 leg on tests/s3cluster.py (3 volume servers), tests/s3server.py, or none")
+    ap.add_argument("--s3-sizes", default="1e4,1e5,1e6")
+    ap.add_argument("--s3-objects-max", type=float, default=1e4)
+    ap.add_argument("--old-mark-max", type=float, default=1e6,
+                    help="largest N for the old mark (quadratic: every list of every version)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--name", default="scale")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    legs: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory(prefix="kho-scale-") as tmp:
+        tmp_path = Path(tmp)
+        legs["local"] = _leg("local", lambda n: LocalStore(tmp_path / f"local-{n}"), _sizes(args.sizes),
+                             int(args.objects_max), args.repeat, int(args.old_mark_max))
+        s3_info = "not run"
+        if args.s3 != "none":
+            from contextlib import ExitStack
+
+            from storage.s3 import S3Store
+
+            with ExitStack() as stack:
+                if args.s3 == "cluster":
+                    from tests.s3cluster import s3_cluster
+
+                    server = stack.enter_context(s3_cluster(tmp_path / "cluster"))
+                    s3_info = "SeaweedFS cluster (tests/s3cluster.py: master, 3 volume servers, filer, S3 gateway; replication 001) on 127.0.0.1"
+                else:
+                    from tests.s3server import start_server
+
+                    server = start_server(tmp_path / "weed")
+                    stack.callback(server.stop)
+                    s3_info = "SeaweedFS weed mini (tests/s3server.py) on 127.0.0.1"
+                os.environ.update(server.env())
+                legs["s3"] = _leg("s3", lambda n: S3Store(server.endpoint, f"scale-{n}", create_bucket=True),
+                                  _sizes(args.s3_sizes), int(args.s3_objects_max), args.repeat,
+                                  int(args.old_mark_max))
+    fits = {leg: summarize(rows) for leg, rows in legs.items()}
+    inputs = {"sizes_local": _sizes(args.sizes), "sizes_s3": _sizes(args.s3_sizes) if args.s3 != "none" else [],
+              "shards_per_version": SHARD_LIST_MAX_ROWS, "new_shards_per_commit": NEW_SHARDS,
+              "shard_objects_up_to": {"local": int(args.objects_max), "s3": int(args.s3_objects_max)},
+              "old_mark_up_to": int(args.old_mark_max), "where": WHERE, "s3": s3_info,
+              "extrapolated_to": TARGET,
+              "baseline": "one full LIST of the bucket at the same N (measured with the N zero-byte shard "
+                          "objects present; above --objects-max: keys x seconds per key at the largest N with objects)"}
+    ratio = {leg: {op: f.get("vs_full_list") for op, f in fit.items() if isinstance(f, dict) and "vs_full_list" in f}
+             for leg, fit in fits.items()}
+    path = write_results(args.name, inputs, {"per_n": legs, "growth": fits}, ratio)
+    chart = results_dir() / f"{args.name}.svg"
+    ops = ["commit_1000_shards", "resolve_manifest", "show", "plan_pull_where", "plan_verify",
+           "ingest_committed_runs", "mark_old_every_list_of_every_version", "gc_full_audit",
+           "gc_by_runs_steady", "full_list"]
+    chart.write_text(loglog_svg(legs["local"], [o for o in ops if any(o in r["ops"] for r in legs["local"])],
+                                "bench/scale (local): seconds vs shard entries"))
+    for leg, fit in fits.items():
+        for op, f in fit.items():
+            if isinstance(f, dict) and "slope_seconds" in f:
+                print(f"{leg:6s} {op:42s} slope {f['slope_seconds']}  at 1e8: {f['at_1e8_seconds']} s")
+    print(f"results: {path}\nchart: {chart}\nmachine: {machine()['cpu']}")
+
+
+if __name__ == "__main__":
+    main()
