@@ -787,6 +787,8 @@ def plan_capacity(
         for row in s.rows:
             table.add_row(*(Text(c) for c in row))
         console.print(table)
+    for warning in p.warnings:
+        console.print(Text.assemble(("warning: ", "yellow"), warning), soft_wrap=True)
     if json_out:
         Path(json_out).write_text(text + "\n", encoding="utf-8")
         console.print(f"plan written to {json_out}", markup=False, highlight=False)

@@ -120,6 +120,19 @@ def test_a_set_size_minio_would_not_pick_itself_is_set_explicitly() -> None:
     assert p.minio_env() == {"MINIO_STORAGE_CLASS_STANDARD": "EC:2", "MINIO_ERASURE_SET_DRIVE_COUNT": "8"}
 
 
+def test_a_slow_heal_and_a_saturated_network_are_warned_about() -> None:
+    # 20 TB x 0.8 / 50 MB/s = 320,000 s = 88.9 h > 72 h
+    slow = plan(build_inputs(petabytes=100, rebuild_mb_s=50))
+    assert [w.split(" (")[0] for w in slow.warnings] == ["one drive takes 89 h to heal"]
+    # lab: 100 TB/day x 1.1 x 2 x 8 / 86,400 x 16/12 = 27.16 Gbit/s over 4 servers = 6.8 > 5 (half of 10)
+    lab = plan(build_inputs(petabytes=0.005, drive_tb=1, nodes_per_pool=4, drives_per_node=4, nic_gbit=10))
+    assert lab.warnings == ["the ingest alone needs 6.8 Gbit/s per server, over 50% of its 10 Gbit/s: "
+                            "add network or servers"]
+    assert plan(build_inputs(petabytes=100)).warnings == []
+    shown = runner.invoke(app, ["plan", "capacity", "--petabytes", "100", "--rebuild-mb-s", "50"])
+    assert "warning: one drive takes 89 h to heal" in shown.output
+
+
 def test_mix_accepts_fractions_or_percentages_and_fills_unnamed_modalities_with_zero() -> None:
     assert parse_mix("text=0.5,video=0.5") == {"text": 0.5, "image": 0.0, "audio": 0.0, "video": 0.5}
     assert parse_mix("text=10, image=40, audio=25, video=25") == {

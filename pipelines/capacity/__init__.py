@@ -34,5 +34,3 @@ def build_inputs(**given: Any) -> CapacityInputs:
         option = OPTION_NAMES.get(field, "--" + field.replace("_", "-"))
         raise CapacityInputError(f"{option}: {first['msg'].removeprefix('Value error, ')}"
                                  f" (got {first.get('input')!r})") from None
-    except CapacityInputError:
-        raise

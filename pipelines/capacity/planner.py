@@ -232,6 +232,7 @@ class CapacityPlan(_Frozen):
     drive_rebuild_read_gbit: float
     node_rebuild_hours: float
     node_rebuild_read_gbit: float
+    warnings: list[str]
 
     def minio_env(self) -> dict[str, str]:
         """The MinIO server settings this plan assumes (parity; set size if not MinIO's own pick)."""
@@ -239,6 +240,24 @@ class CapacityPlan(_Frozen):
         if self.minio_set_size != self.inputs.ec.set_drives:
             env["MINIO_ERASURE_SET_DRIVE_COUNT"] = str(self.inputs.ec.set_drives)
         return env
+
+
+#: Heal times above this leave a set with less parity for too long (3 days).
+SLOW_HEAL_HOURS = 72.0
+#: Share of a server's network that the ingest alone may take before the plan says so.
+INGEST_NIC_SHARE = 0.5
+
+
+def plan_warnings(inputs: CapacityInputs, drive_hours: float, per_node_gbit: float) -> list[str]:
+    """What in a plan an operator should change before buying it (empty: nothing)."""
+    out = []
+    if drive_hours > SLOW_HEAL_HOURS:
+        out.append(f"one drive takes {drive_hours:.0f} h to heal (over {SLOW_HEAL_HOURS:.0f} h), with its set "
+                   "one parity drive short meanwhile: use smaller drives, more parity or a faster heal")
+    if per_node_gbit > INGEST_NIC_SHARE * inputs.nic_gbit:
+        out.append(f"the ingest alone needs {per_node_gbit:.1f} Gbit/s per server, over "
+                   f"{INGEST_NIC_SHARE:.0%} of its {inputs.nic_gbit:g} Gbit/s: add network or servers")
+    return out
 
 
 def plan(inputs: CapacityInputs) -> CapacityPlan:
@@ -274,6 +293,7 @@ def plan(inputs: CapacityInputs) -> CapacityPlan:
     to_drives = ingest_drive_gbit(client, k, m)
     heal = inputs.rebuild_mb_s * MB
     node_write = node_rebuild_write_bytes_s(d, heal, inputs.nic_gbit)
+    drive_hours = drive_rebuild_hours(drive, inputs.fill, heal)
     return CapacityPlan(
         inputs=inputs, shard_bytes=shard, modalities=mods, objects=rows, shard_list_rows=rows,
         shard_lists=lists, shard_list_bytes=list_bytes,
@@ -289,8 +309,9 @@ def plan(inputs: CapacityInputs) -> CapacityPlan:
         ingest_client_gbit=client, ingest_drive_gbit=to_drives,
         ingest_drive_gbit_per_node=to_drives / (n_pools * p),
         days_to_fill=days_to_fill(dataset, inputs.ingest_tb_per_day * TB),
-        drive_rebuild_hours=drive_rebuild_hours(drive, inputs.fill, heal),
+        drive_rebuild_hours=drive_hours,
         drive_rebuild_read_gbit=drive_rebuild_read_gbit(k, heal),
         node_rebuild_hours=node_rebuild_hours(d, drive, inputs.fill, node_write),
         node_rebuild_read_gbit=node_rebuild_read_gbit(k, node_write),
+        warnings=plan_warnings(inputs, drive_hours, to_drives / (n_pools * p)),
     )

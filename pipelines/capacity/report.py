@@ -29,6 +29,11 @@ def fmt_count(n: int) -> str:
     return f"{n:,}"
 
 
+def fmt_number(x: float) -> str:
+    """Whole numbers from 10 up, one decimal below (a lab fills in 0.1 days, not 0)."""
+    return f"{x:,.0f}" if abs(x) >= 10 else f"{x:,.1f}"
+
+
 @dataclass(frozen=True)
 class Section:
     """One table: a title, its column headers and its rows (all cells as text)."""
@@ -68,7 +73,7 @@ def sections(p: CapacityPlan) -> list[Section]:
         ("server pools", fmt_count(p.pools), f"ceil(sets / {p.pool.erasure_sets})"),
         ("fill at plan", f"{p.fill_at_plan:.1%}", "U / usable installed"),
     ])
-    hw = Section("hardware", ("what", "per pool", f"total ({p.pools} pools)"), [
+    hw = Section("hardware", ("what", "per pool", f"total ({p.pools} pool{'s' if p.pools != 1 else ''})"), [
         ("nodes", fmt_count(p.pool.nodes), fmt_count(p.nodes)),
         ("drives", fmt_count(p.pool.drives), fmt_count(p.drives)),
         ("erasure sets", fmt_count(p.pool.erasure_sets), fmt_count(p.erasure_sets)),
@@ -85,7 +90,7 @@ def sections(p: CapacityPlan) -> list[Section]:
     ])
     net = Section("network", ("what", "value", "formula"), [
         ("ingest", f"{i.ingest_tb_per_day:g} TB/day", "I"),
-        ("days to reach the dataset size", f"{p.days_to_fill:,.0f}", "D / I"),
+        ("days to reach the dataset size", fmt_number(p.days_to_fill), "D / I"),
         ("runners → MinIO, peak", f"{p.ingest_client_gbit:.1f} Gbit/s",
          f"I × (1 + t) × {i.peak_factor:g} × 8 / 86400"),
         ("onto drives (erasure-coded), peak", f"{p.ingest_drive_gbit:.1f} Gbit/s", f"G_in × {ec.set_drives}/{ec.data}"),
@@ -110,6 +115,8 @@ def render_markdown(p: CapacityPlan) -> str:
         for row in s.rows:
             out.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
         out.append("")
+    if p.warnings:
+        out.extend(["**warnings**", "", *(f"* {w}" for w in p.warnings), ""])
     return "\n".join(out)
 
 
