@@ -59,11 +59,12 @@ from unittest import mock
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from bench.common import PeakTreeRss, write_results
+from bench.common import PeakTreeRss, results_dir, write_results
 
 log = logging.getLogger("bench.image")
 
 WORKERS = 1
+WORKING_SIDE_NOTE = "512 px"
 #: Kho end to end (every signal on except CLIP) against the Pillow loop, on one core.
 TARGET_CPU = 0.6
 #: The CLIP stage against a bare model forward on random tensors.
@@ -332,6 +333,7 @@ class StepClock:
 #: Module functions annotate() looks up at call time: (module, attribute, step).
 _MODULE_STEPS = (("filters.image.decode", "decode_image", "decode"),
                  ("filters.image.decode", "encode_image", "encode"),
+                 ("filters.image.signals", "working_copy", "signals.working_copy"),
                  ("filters.image.signals", "blur_score", "signals.blur_score"),
                  ("filters.image.signals", "colour_entropy", "signals.colour_entropy"),
                  ("filters.image.signals", "colour_std", "signals.colour_std"),
@@ -561,6 +563,8 @@ def figures_of(pillow: list[dict], kho: list[dict], fast: list[dict], loop: dict
         "all_wall_s": {"pillow_loop": [round(r["wall_s"], 3) for r in pillow],
                        "kho": [round(r["wall_s"], 2) for r in kho], "kho_fast": [round(r["wall_s"], 2) for r in fast]},
         "onnx_threads_probe": probe,
+        "text_side": _text_side(),
+        "face_plate_detect_max_side": _detect_side(),
     }
     if clip is not None:
         figures.update({"clip_stage_images_per_s": clip["stage"]["images_per_s"],
@@ -568,6 +572,38 @@ def figures_of(pillow: list[dict], kho: list[dict], fast: list[dict], loop: dict
                         "bare_model_forward_with_caption_images_per_s": clip["bare_with_caption"]["images_per_s"],
                         "clip": clip})
     return figures
+
+
+def _text_side() -> int:
+    """The text detector's default long side (what the bench's Kho runs use)."""
+    from filters.image.scorers import TextSettings
+
+    return TextSettings().side
+
+
+def _detect_side() -> int:
+    """The face and plate detectors' default max side (privacy.max_side_detect)."""
+    from filters.image.privacy import PrivacySettings
+
+    return PrivacySettings().max_side_detect
+
+
+def previous_summary(path: Path) -> dict[str, Any] | None:
+    """The headline figures of the results file at ``path`` (the last measurement), kept in
+    the new file as ``previous`` so before and after sit side by side; None if absent."""
+    if not path.is_file():
+        return None
+    try:
+        old = json.loads(path.read_text())
+        fig, bd = old["figures"], old["figures"]["annotate_breakdown"]
+    except (ValueError, KeyError):
+        return None
+    keys = ("pillow_loop_images_per_s", "kho_images_per_s", "kho_fast_images_per_s", "kho_fast_off",
+            "kho_annotate_loop_images_per_s", "clip_stage_images_per_s", "bare_model_forward_images_per_s")
+    return {"date": old.get("date"), **{k: fig.get(k) for k in keys},
+            "annotate_ms_per_image": bd.get("ms_per_image"), "annotate_detail_ms_per_image": bd.get("detail_ms_per_image"),
+            "annotate_total_ms_per_image": bd.get("total_ms_per_image"),
+            "ratio": {k: r.get("value") for k, r in old.get("ratio", {}).items()}}
 
 
 def ratios_of(figures: dict[str, Any]) -> dict[str, Any]:
@@ -610,14 +646,16 @@ def notes_of(figures: dict[str, Any], ratio: dict[str, Any]) -> list[str]:
                     "the target is out of reach on a CPU while every image goes through a face detector."
                     if bd.get("face_detect", 0) > budget else ""))
     detail = figures["annotate_breakdown"]["detail_ms_per_image"]
-    if detail.get("signals.colour_std"):
-        notes.append(f"colour_std takes {detail['signals.colour_std']:.0f} of the signals' {bd['signals']:.0f} ms "
-                     "(a float64 std over every full-resolution pixel); the signals and hashes computed on "
-                     "one downscaled copy would cost a few ms.")
+    if detail.get("signals.working_copy") is not None:
+        cheap = bd.get("signals", 0) + bd.get("hashes", 0)
+        notes.append(f"The cheap signals and hashes read one {WORKING_SIDE_NOTE} working copy: "
+                     f"{cheap:.0f} ms per image together, of which making the copy is "
+                     f"{detail['signals.working_copy']:.0f} ms (colour std "
+                     f"{detail.get('signals.colour_std', 0):.1f} ms from channel histograms).")
     if "text" in bd:
-        notes.append(f"The text detector (PP-OCRv4 at a 960 px long side) costs {bd['text']:.0f} ms per image "
-                     "while its rule (rules.max_text_area) is off by default: the costliest step computes a "
-                     "signal no default rule reads.")
+        notes.append(f"The text detector (PP-OCRv4 at a {figures.get('text_side', '?')} px long side) costs "
+                     f"{bd['text']:.0f} ms per image; it is off by default (scorers.text) like its rule "
+                     "(rules.max_text_area).")
     probe = figures["onnx_threads_probe"]
     if probe.get("text_ms_threads_1") and probe.get("text_ms_threads_default"):
         notes.append("On one pinned core the onnxruntime models run faster with one thread than with their "
@@ -625,7 +663,7 @@ def notes_of(figures: dict[str, Any], ratio: dict[str, Any]) -> list[str]:
                      f"{probe['text_ms_threads_1']:.0f} ms, nsfw {probe['nsfw_ms_threads_default']:.0f} -> "
                      f"{probe['nsfw_ms_threads_1']:.0f} ms, faces {probe['face_detect_ms_threads_default']:.0f} -> "
                      f"{probe['face_detect_ms_threads_1']:.0f} ms): with one worker per core the default "
-                     "oversubscribes; the scorers' threads are not settable from the ingest config.")
+                     "oversubscribes, so runtime.threads (default 1) sets every model's threads.")
     if "clip_stage_vs_bare_model_forward" in ratio:
         r, c = ratio["clip_stage_vs_bare_model_forward"], figures["clip"]
         with_caption = figures["bare_model_forward_with_caption_images_per_s"]
@@ -650,9 +688,13 @@ def write_image_results(opts: BenchOptions, facts: dict[str, Any], pin: dict[str
               "kho": "run_ingest, FnApiRunner in_memory, 1 worker, Kho's defaults: faces, plates, nsfw, text, "
                      "brisque and caption checks on, CLIP off (no weights), pHash near dedup on",
               "targets": {"kho_vs_pillow_loop": TARGET_CPU, "clip_stage_vs_bare_model_forward": TARGET_CLIP}}
+    target = results_dir() / "image.json"
+    previous = previous_summary(target)
     path = write_results("image", inputs, figures, ratio)
     result = json.loads(path.read_text())
     result["notes"] = notes
+    if previous is not None:
+        result["previous"] = previous
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     return path
 

@@ -208,3 +208,18 @@ def test_settings_refuse_unknown_keys_bad_devices_and_bad_store_keys() -> None:
     with pytest.raises(ValidationError, match="no '.', '..' or empty segments"):
         ClipSettings(weights="store:models//clip.pt")
     assert ClipSettings.production_default == "xlm-roberta-base-ViT-B-32"
+
+
+def test_caption_forward_without_the_padding_gives_the_same_embeddings(reference) -> None:
+    from pipelines.image.clip import encode_text_trimmed
+
+    model, _, tokenizer = reference
+    captions = ["Một tách cà phê nóng trên bàn gỗ", "Chú mèo mướp đang nhìn sang bên cạnh, ánh sáng tự nhiên",
+                "ảnh"]
+    tokens = tokenizer(captions)
+    assert tokens.shape[1] == 77 and int((tokens != 0).sum(dim=1).max()) < 60  # the rest is padding
+    with torch.inference_mode():
+        full = model.encode_text(tokens)
+        trimmed = encode_text_trimmed(model, tokens)
+    assert trimmed.shape == full.shape
+    assert torch.allclose(trimmed, full, atol=1e-4, rtol=1e-4)

@@ -445,12 +445,46 @@ class ClipEmbedder(KhoModelHandler):
             captioned = [i for i, x in enumerate(batch) if x.caption is not None]
             if captioned:
                 tokens = model.tokenizer([batch[i].caption for i in captioned]).to(model.device)
-                texts = _normalized(model.model.encode_text(tokens))
+                texts = _normalized(encode_text_trimmed(model.model, tokens))
                 cos = (images[captioned] * texts).sum(dim=-1).tolist()
                 for i, c in zip(captioned, cos):
                     sims[i] = float(c)
             embeddings = images.cpu().numpy().astype(np.float16)
         return [{"clip_embedding": emb.copy(), "clip_similarity": sim} for emb, sim in zip(embeddings, sims)]
+
+
+def encode_text_trimmed(model: Any, tokens: torch.Tensor) -> torch.Tensor:
+    """``model.encode_text(tokens)`` with the padding after the batch's longest caption cut off.
+
+    Why: the tokenizer pads every caption to the context length (77 tokens) and the text
+    tower's cost grows with the sequence, while a caption is usually 15-40 tokens. For
+    open_clip's own text tower (a causal mask and pooling at a token of the sequence: argmax
+    or eos) no kept position attends to the cut positions, so the embeddings are the same
+    (up to float rounding) for a fraction of the work. Any other text tower (e.g. a Hugging
+    Face encoder) runs ``encode_text`` unchanged.
+    """
+    needed = ("token_embedding", "positional_embedding", "transformer", "attn_mask", "ln_final")
+    pool = getattr(model, "text_pool_type", None)
+    if not all(hasattr(model, a) for a in needed) or model.attn_mask is None or pool not in ("argmax", "eos") \
+            or tokens.ndim != 2 or getattr(model, "pad_id", 0) != 0:
+        return model.encode_text(tokens)
+    import torch
+    from open_clip.transformer import text_global_pool
+
+    used = (tokens != 0).any(dim=0).nonzero()
+    length = int(used.max()) + 1 if used.numel() else 1
+    if length >= tokens.shape[1]:
+        return model.encode_text(tokens)
+    cut = tokens[:, :length]
+    cast_dtype = model.transformer.get_cast_dtype()
+    x = model.token_embedding(cut).to(cast_dtype) + model.positional_embedding[:length].to(cast_dtype)
+    x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
+    x = model.ln_final(x)
+    x = text_global_pool(x, cut, pool, eos_token_id=getattr(model, "text_eos_id", None))
+    projection = model.text_projection
+    if projection is not None:
+        x = projection(x) if isinstance(projection, torch.nn.Linear) else x @ projection
+    return x
 
 
 def _normalized(x: torch.Tensor) -> torch.Tensor:
