@@ -7,13 +7,15 @@ never recomputed with the planner's own functions."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.capacity import CapacityInputError, build_inputs, plan
+from pipelines.capacity import CapacityInputError, build_inputs, plan, planner
 from pipelines.capacity.measure import measure_manifest_bytes, measure_shard_list_row_bytes
 from pipelines.capacity.model import (MANIFEST_BASE_BYTES, MANIFEST_BYTES_PER_LIST, SHARD_LIST_ROW_BYTES,
                                       parse_mix)
@@ -211,3 +213,18 @@ def test_docs_capacity_holds_the_worked_example_the_planner_prints() -> None:
     assert render_markdown(example_plan()) in doc, (
         "docs/capacity.md's worked example differs from the planner's: paste the output of "
         "`python -m pipelines.capacity.report` between its example markers")
+
+
+def test_every_formula_of_the_planner_is_written_out_in_docs_capacity() -> None:
+    doc = (REPO / "docs" / "capacity.md").read_text(encoding="utf-8")
+    equations = " ".join(" ".join(block.split()) for lang, block in re.findall(r"^```(\w*)\n(.*?)^```", doc, re.M | re.S)
+                         if not lang)
+    found = []
+    for name, fn in inspect.getmembers(planner, inspect.isfunction):
+        if fn.__module__ != planner.__name__ or not fn.__doc__:
+            continue
+        head = re.match(r"(\S+) = (.+?): ", " ".join(fn.__doc__.split()))
+        if head:
+            found.append(name)
+            assert f"{head.group(1)} = {head.group(2)}" in equations, f"{name}: {head.group(0)} is not in docs/capacity.md"
+    assert len(found) >= 27  # one per formula; plan(), plan_warnings() and minio_default_parity() have none

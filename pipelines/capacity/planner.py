@@ -62,7 +62,7 @@ def usable_bytes(dataset_bytes: float, run_table_fraction: float, metadata_bytes
 
 
 def raw_bytes_needed(usable: float, data: int, parity: int, fill: float) -> float:
-    """R = U × (k + m) / k / f: raw drive bytes so that U fills the usable space to f."""
+    """R = U × n / k / f: raw drive bytes so that U fills the usable space to f (n = k + m)."""
     return usable * (data + parity) / data / fill
 
 
@@ -92,14 +92,14 @@ def pools(sets: int, sets_in_pool: int) -> int:
 
 
 def usable_of_raw(raw: float, data: int, parity: int) -> float:
-    """U_inst = R_inst × k / (k + m): usable bytes of installed raw bytes."""
+    """U_inst = R_inst × k / n: usable bytes of installed raw bytes."""
     return raw * data / (data + parity)
 
 
 def minio_set_size(nodes: int, drives_per_node: int) -> int:
-    """The erasure set size MinIO picks by itself for one pool: the largest size from 2 to 16
-    that divides the pool's drives and spreads evenly over its nodes (divides the node count
-    or is divided by it). 0 when none does (MinIO refuses the pool)."""
+    """n_auto = largest s in 2..16 with (P × d) mod s = 0 and (s mod P = 0 or P mod s = 0): the
+    erasure set size MinIO picks by itself for one pool, one that divides the pool's drives and
+    spreads evenly over its nodes. 0 when none does (MinIO refuses the pool)."""
     total = nodes * drives_per_node
     for size in range(MAX_SET_DRIVES, MIN_SET_DRIVES - 1, -1):
         if total % size == 0 and (size % nodes == 0 or nodes % size == 0):
@@ -125,15 +125,20 @@ def node_failures_tolerated(parity: int, drives_of_set_on_node: int) -> int:
 
 # -- network and rebuild ----------------------------------------------------------------------
 def ingest_client_gbit(ingest_bytes_per_day: float, run_table_fraction: float, peak: float) -> float:
-    """G_in = I × (1 + t) × p × 8 / 86400 / 10^9: peak Gbit/s the runners write (shards and
+    """G_in = I × (1 + t) × p × 8 / 86,400 / 10^9: peak Gbit/s the runners write (shards and
     run tables)."""
     return ingest_bytes_per_day * (1 + run_table_fraction) * peak * 8 / SECONDS_PER_DAY / 10**9
 
 
 def ingest_drive_gbit(client_gbit: float, data: int, parity: int) -> float:
-    """G_ec = G_in × (k + m) / k: what reaches the drives once erasure-coded (an upper bound
+    """G_ec = G_in × n / k: what reaches the drives once erasure-coded (an upper bound
     on the traffic between nodes: every part but the receiving node's crosses the network)."""
     return client_gbit * (data + parity) / data
+
+
+def ingest_gbit_per_node(drive_gbit: float, nodes: int) -> float:
+    """G_node = G_ec / nodes: the ingest's share of one server's network, at peak."""
+    return drive_gbit / nodes
 
 
 def days_to_fill(dataset_bytes: float, ingest_bytes_per_day: float) -> float:
@@ -142,7 +147,7 @@ def days_to_fill(dataset_bytes: float, ingest_bytes_per_day: float) -> float:
 
 
 def drive_rebuild_hours(drive_bytes: float, fill: float, rebuild_bytes_s: float) -> float:
-    """t_drive = T × f / h / 3600: hours to heal one failed drive filled to f."""
+    """t_drive = T × f / h / 3,600: hours to heal one failed drive filled to f."""
     return drive_bytes * fill / rebuild_bytes_s / 3600
 
 
@@ -153,17 +158,17 @@ def drive_rebuild_read_gbit(data: int, rebuild_bytes_s: float) -> float:
 
 
 def node_rebuild_write_bytes_s(drives_per_node: int, rebuild_bytes_s: float, nic_gbit: float) -> float:
-    """w_node = min(d × h, NIC / 8): heal writes into a replaced node, drive- or NIC-bound."""
+    """w_node = min(d × h, NIC × 10^9 / 8): heal writes into a replaced node, drive- or NIC-bound."""
     return min(drives_per_node * rebuild_bytes_s, nic_gbit * 10**9 / 8)
 
 
 def node_rebuild_hours(drives_per_node: int, drive_bytes: float, fill: float, write_bytes_s: float) -> float:
-    """t_node = d × T × f / w_node / 3600: hours to heal every drive of one replaced node."""
+    """t_node = d × T × f / w_node / 3,600: hours to heal every drive of one replaced node."""
     return drives_per_node * drive_bytes * fill / write_bytes_s / 3600
 
 
 def node_rebuild_read_gbit(data: int, write_bytes_s: float) -> float:
-    """G_node = k × w_node × 8 / 10^9: reads across the pool while a node heals."""
+    """G_node_h = k × w_node × 8 / 10^9: reads across the pool while a node heals."""
     return data * write_bytes_s * 8 / 10**9
 
 
@@ -307,11 +312,11 @@ def plan(inputs: CapacityInputs) -> CapacityPlan:
         minio_set_size=minio_set_size(p, d), minio_default_parity=minio_default_parity(n),
         set_drives_per_node=per_node_set, node_failures_tolerated=node_failures_tolerated(m, per_node_set),
         ingest_client_gbit=client, ingest_drive_gbit=to_drives,
-        ingest_drive_gbit_per_node=to_drives / (n_pools * p),
+        ingest_drive_gbit_per_node=ingest_gbit_per_node(to_drives, n_pools * p),
         days_to_fill=days_to_fill(dataset, inputs.ingest_tb_per_day * TB),
         drive_rebuild_hours=drive_hours,
         drive_rebuild_read_gbit=drive_rebuild_read_gbit(k, heal),
         node_rebuild_hours=node_rebuild_hours(d, drive, inputs.fill, node_write),
         node_rebuild_read_gbit=node_rebuild_read_gbit(k, node_write),
-        warnings=plan_warnings(inputs, drive_hours, to_drives / (n_pools * p)),
+        warnings=plan_warnings(inputs, drive_hours, ingest_gbit_per_node(to_drives, n_pools * p)),
     )
