@@ -67,7 +67,7 @@ def raw_bytes_needed(usable: float, data: int, parity: int, fill: float) -> floa
 
 
 def drives_needed(raw: float, drive_bytes: float) -> int:
-    """N_drives = ceil(R / T)."""
+    """N_drives = ceil(R / T): whole drives holding R."""
     return math.ceil(raw / drive_bytes)
 
 
