@@ -228,3 +228,15 @@ def test_every_formula_of_the_planner_is_written_out_in_docs_capacity() -> None:
             found.append(name)
             assert f"{head.group(1)} = {head.group(2)}" in equations, f"{name}: {head.group(0)} is not in docs/capacity.md"
     assert len(found) >= 27  # one per formula; plan(), plan_warnings() and minio_default_parity() have none
+
+
+def test_the_headline_figures_in_the_prose_are_the_planners() -> None:
+    p = example_plan()
+    headline = [f"{p.pools} pools", f"{p.nodes} servers", f"{p.drives:,} drives",
+                f"{p.raw_bytes / 10**15:.2f} PB raw", f"{p.usable_capacity_bytes / 10**15:.2f} PB usable",
+                f"{p.fill_at_plan:.1%} full"]
+    assert headline == ["12 pools", "384 servers", "9,216 drives", "184.32 PB raw", "138.24 PB usable", "79.6% full"]
+    for doc in ("docs/capacity.md", "deploy/README.md", "deploy/minio/README.md"):
+        text = " ".join((REPO / doc).read_text(encoding="utf-8").split())
+        missing = [h for h in headline if h not in text]
+        assert not missing, f"{doc} states other figures than the planner's 100 PB plan: {missing}"
