@@ -188,8 +188,14 @@ def _timed(counting: CountingStore, fn: Callable[[], Any], repeat: int) -> dict[
     return {"seconds": round(best, 6), **counting.snapshot()}
 
 
-def measure(inner: ObjectStore, n: int, *, objects: bool, repeat: int, old_mark_max: int) -> dict[str, Any]:
-    """Every operation on a history of ``n`` shard entries in ``inner`` (an empty store)."""
+HEAVY = ("show", "plan_pull_where", "plan_verify", "mark_full_distinct_lists", "gc_full_audit")
+
+
+def measure(inner: ObjectStore, n: int, *, objects: bool, repeat: int, old_mark_max: int,
+            heavy_max: int) -> dict[str, Any]:
+    """Every operation on a history of ``n`` shard entries in ``inner`` (an empty store);
+    above ``heavy_max`` the operations that read every shard entry in Python (HEAVY: linear,
+    fitted from the smaller N) are left out to keep the bench under an hour."""
     counting = CountingStore(inner)
     vs = VersionStore(counting)
     t0 = time.perf_counter()
@@ -198,16 +204,22 @@ def measure(inner: ObjectStore, n: int, *, objects: bool, repeat: int, old_mark_
     crash_a_run(inner, 0, objects)
     reps = repeat if n < 10 ** 6 else 1
     ops: dict[str, Any] = {}
+    heavy = n <= heavy_max
+
+    def timed(op: str, fn: Callable[[], Any], reps: int) -> None:
+        if heavy or op not in HEAVY:
+            ops[op] = _timed(counting, fn, reps)
+
     ops["full_list"] = _timed(counting, lambda: full_list(counting), reps)
     ops["resolve_manifest"] = _timed(counting, lambda: vs.manifest(f"{DS}@latest"), max(reps, 3))
-    ops["show"] = _timed(counting, lambda: show(vs), reps)
-    ops["plan_pull_where"] = _timed(counting, lambda: plan_pull(vs), reps)
-    ops["plan_verify"] = _timed(counting, lambda: plan_verify(vs), reps)
+    timed("show", lambda: show(vs), reps)
+    timed("plan_pull_where", lambda: plan_pull(vs), reps)
+    timed("plan_verify", lambda: plan_verify(vs), reps)
     ops["ingest_committed_runs"] = _timed(counting, lambda: committed_runs(vs), reps)
     if n <= old_mark_max:
         ops["mark_old_every_list_of_every_version"] = _timed(counting, lambda: old_referenced_keys(vs, DS), 1)
-    ops["mark_full_distinct_lists"] = _timed(counting, lambda: referenced_keys(vs, DS), 1)
-    ops["gc_full_audit"] = _timed(counting, lambda: collect_garbage(vs, [DS], grace=timedelta(0),
+    timed("mark_full_distinct_lists", lambda: referenced_keys(vs, DS), 1)
+    timed("gc_full_audit", lambda: collect_garbage(vs, [DS], grace=timedelta(0),
                                                                      full=True), 1)
     first = {}
     ops["gc_by_runs_first_pass"] = _timed(counting, lambda: first.setdefault(
@@ -342,40 +354,81 @@ def _sizes(text: str) -> list[int]:
 
 
 def _leg(name: str, make_store: Callable[[int], ObjectStore], sizes: list[int], objects_max: int,
-         repeat: int, old_mark_max: int) -> list[dict[str, Any]]:
+         repeat: int, old_mark_max: int, heavy_max: int) -> list[dict[str, Any]]:
     rows = []
     for n in sizes:
         log.info("%s: N = %d", name, n)
-        row = measure(make_store(n), n, objects=n <= objects_max, repeat=repeat, old_mark_max=old_mark_max)
+        row = measure(make_store(n), n, objects=n <= objects_max, repeat=repeat, old_mark_max=old_mark_max,
+                      heavy_max=heavy_max)
         rows.append(row)
-        (results_dir() / f"scale-partial-{name}.json").write_text(json.dumps(rows, indent=1))
+        (Path(tempfile.gettempdir()) / f"kho-scale-partial-{name}.json").write_text(json.dumps(rows, indent=1))
         print(f"{name} N={n:>10,}  " + "  ".join(f"{op}={r['seconds']:.3f}s" for op, r in row["ops"].items()),
               flush=True)
     return rows
 
 
+CHART_OPS = ["commit_1000_shards", "resolve_manifest", "show", "plan_pull_where", "plan_verify",
+             "ingest_committed_runs", "mark_old_every_list_of_every_version", "gc_full_audit",
+             "gc_by_runs_steady", "full_list"]
+
+
+def finish(name: str, legs: dict[str, list[dict[str, Any]]], inputs: dict[str, Any]) -> Path:
+    """Fit, write NAME.json and NAME.svg (the local leg, or the only one), print the growth."""
+    fits = {leg: summarize(rows) for leg, rows in legs.items() if rows}
+    ratio = {leg: {op: f["vs_full_list"] for op, f in fit.items() if isinstance(f, dict) and "vs_full_list" in f}
+             for leg, fit in fits.items()}
+    path = write_results(name, inputs, {"per_n": legs, "growth": fits}, ratio)
+    shown = legs.get("local") or next(iter(legs.values()))
+    chart = results_dir() / f"{name}.svg"
+    chart.write_text(loglog_svg(shown, [o for o in CHART_OPS if any(o in r["ops"] for r in shown)],
+                                "bench/scale (local): seconds vs shard entries N"))
+    for leg, fit in fits.items():
+        for op, f in fit.items():
+            if isinstance(f, dict) and "slope_seconds" in f:
+                print(f"{leg:6s} {op:42s} slope {f['slope_seconds']}  at 1e8: {f['at_1e8_seconds']} s")
+    print(f"results: {path}\nchart: {chart}\nmachine: {machine()['cpu']}")
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--legs", default="local,s3", help="which legs to run: local, s3 or both")
     ap.add_argument("--sizes", default="1e4,1e5,1e6,1e7", help="local N values")
     ap.add_argument("--objects-max", type=float, default=1e5, help="largest local N with shard objects")
-    ap.add_argument("--s3", choices=("cluster", "server", "none"), default="cluster",
-                    help="S3 leg on tests/s3cluster.py (3 volume servers), tests/s3server.py, or none")
+    ap.add_argument("--s3", choices=("cluster", "server"), default="cluster",
+                    help="the S3 leg on tests/s3cluster.py (3 volume servers) or tests/s3server.py")
     ap.add_argument("--s3-sizes", default="1e4,1e5,1e6")
     ap.add_argument("--s3-objects-max", type=float, default=1e4)
     ap.add_argument("--old-mark-max", type=float, default=1e6,
                     help="largest N for the old mark (quadratic: every list of every version)")
+    ap.add_argument("--heavy-max", type=float, default=1e6,
+                    help="largest N for the operations that read every entry in Python (linear)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--name", default="scale")
+    ap.add_argument("--merge", default="", help="combine earlier results (comma-separated names) "
+                                                  "into NAME.json instead of running")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.merge:
+        legs, inputs = {}, {}
+        for part in args.merge.split(","):
+            data = json.loads((results_dir() / f"{part}.json").read_text())
+            legs.update({k: v for k, v in data["figures"]["per_n"].items() if v})
+            inputs.update({k: v for k, v in data["inputs"].items() if v not in (None, "not run", [])})
+        inputs["merged_from"] = args.merge.split(",")
+        finish(args.name, legs, inputs)
+        return
 
+    run_legs = set(args.legs.split(","))
     legs: dict[str, list[dict[str, Any]]] = {}
+    s3_info = "not run"
     with tempfile.TemporaryDirectory(prefix="kho-scale-") as tmp:
         tmp_path = Path(tmp)
-        legs["local"] = _leg("local", lambda n: LocalStore(tmp_path / f"local-{n}"), _sizes(args.sizes),
-                             int(args.objects_max), args.repeat, int(args.old_mark_max))
-        s3_info = "not run"
-        if args.s3 != "none":
+        if "local" in run_legs:
+            legs["local"] = _leg("local", lambda n: LocalStore(tmp_path / f"local-{n}"), _sizes(args.sizes),
+                                 int(args.objects_max), args.repeat, int(args.old_mark_max),
+                                 int(args.heavy_max))
+        if "s3" in run_legs:
             from contextlib import ExitStack
 
             from storage.s3 import S3Store
@@ -385,7 +438,8 @@ def main() -> None:
                     from tests.s3cluster import s3_cluster
 
                     server = stack.enter_context(s3_cluster(tmp_path / "cluster"))
-                    s3_info = "SeaweedFS cluster (tests/s3cluster.py: master, 3 volume servers, filer, S3 gateway; replication 001) on 127.0.0.1"
+                    s3_info = ("SeaweedFS cluster (tests/s3cluster.py: master, 3 volume servers, filer, "
+                               "S3 gateway; replication 001) on 127.0.0.1")
                 else:
                     from tests.s3server import start_server
 
@@ -395,29 +449,17 @@ def main() -> None:
                 os.environ.update(server.env())
                 legs["s3"] = _leg("s3", lambda n: S3Store(server.endpoint, f"scale-{n}", create_bucket=True),
                                   _sizes(args.s3_sizes), int(args.s3_objects_max), args.repeat,
-                                  int(args.old_mark_max))
-    fits = {leg: summarize(rows) for leg, rows in legs.items()}
-    inputs = {"sizes_local": _sizes(args.sizes), "sizes_s3": _sizes(args.s3_sizes) if args.s3 != "none" else [],
+                                  int(args.old_mark_max), int(args.heavy_max))
+    inputs = {"sizes_local": _sizes(args.sizes) if "local" in run_legs else [],
+              "sizes_s3": _sizes(args.s3_sizes) if "s3" in run_legs else [],
               "shards_per_version": SHARD_LIST_MAX_ROWS, "new_shards_per_commit": NEW_SHARDS,
               "shard_objects_up_to": {"local": int(args.objects_max), "s3": int(args.s3_objects_max)},
-              "old_mark_up_to": int(args.old_mark_max), "where": WHERE, "s3": s3_info,
-              "extrapolated_to": TARGET,
+              "old_mark_up_to": int(args.old_mark_max), "heavy_ops_up_to": int(args.heavy_max),
+              "where": WHERE, "s3": s3_info, "extrapolated_to": TARGET,
               "baseline": "one full LIST of the bucket at the same N (measured with the N zero-byte shard "
-                          "objects present; above --objects-max: keys x seconds per key at the largest N with objects)"}
-    ratio = {leg: {op: f.get("vs_full_list") for op, f in fit.items() if isinstance(f, dict) and "vs_full_list" in f}
-             for leg, fit in fits.items()}
-    path = write_results(args.name, inputs, {"per_n": legs, "growth": fits}, ratio)
-    chart = results_dir() / f"{args.name}.svg"
-    ops = ["commit_1000_shards", "resolve_manifest", "show", "plan_pull_where", "plan_verify",
-           "ingest_committed_runs", "mark_old_every_list_of_every_version", "gc_full_audit",
-           "gc_by_runs_steady", "full_list"]
-    chart.write_text(loglog_svg(legs["local"], [o for o in ops if any(o in r["ops"] for r in legs["local"])],
-                                "bench/scale (local): seconds vs shard entries"))
-    for leg, fit in fits.items():
-        for op, f in fit.items():
-            if isinstance(f, dict) and "slope_seconds" in f:
-                print(f"{leg:6s} {op:42s} slope {f['slope_seconds']}  at 1e8: {f['at_1e8_seconds']} s")
-    print(f"results: {path}\nchart: {chart}\nmachine: {machine()['cpu']}")
+                          "objects present; above the objects limit: keys x seconds per key measured at "
+                          "the largest N with objects)"}
+    finish(args.name, legs, inputs)
 
 
 if __name__ == "__main__":

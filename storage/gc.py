@@ -279,7 +279,13 @@ class GcCheckpoint:
 
     def lists_naming(self, run: str) -> list[str]:
         """The shard lists that name a shard in ``run``'s shard folder."""
-        return [k for k, runs in self.lists.items() if run in runs]
+        if getattr(self, "_by_run_size", -1) != len(self.lists):
+            by_run: dict[str, list[str]] = defaultdict(list)
+            for key, runs in self.lists.items():
+                for r in runs:
+                    by_run[r].append(key)
+            self._by_run, self._by_run_size = by_run, len(self.lists)
+        return self._by_run.get(run, [])
 
 
 class _RunSweep:
