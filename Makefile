@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 KHO := $(VENV)/bin/kho
 STORE ?= .kho/store
 
-.PHONY: setup demo test test-fast bench bench-storage bench-text bench-dedup bench-image clean
+.PHONY: setup demo test test-fast bench bench-storage bench-text bench-dedup bench-image plan capacity-doc clean
 
 setup:
 	@bash scripts/setup.sh
@@ -33,6 +33,14 @@ bench-dedup: setup
 
 bench-image: setup
 	$(PY) -m bench.bench_image
+
+## The 100 PB capacity plan (docs/capacity.md).
+plan: setup
+	$(KHO) plan capacity --petabytes 100
+
+## Print docs/capacity.md's worked example (paste it between the doc's capacity-example markers).
+capacity-doc: setup
+	$(PY) -m pipelines.capacity.report
 
 clean:
 	rm -rf .kho demo-out .pytest_cache
