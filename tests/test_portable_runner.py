@@ -135,21 +135,27 @@ def _text_config(folder: Path) -> Path:
     return cfg_path
 
 
-def _compare(name: str, cfg: Path, dataset: str, tmp: Path, runs: dict[str, list[str]]) -> dict[str, Any]:
+def _compare(name: str, cfg: Path, dataset: str, tmp: Path, runs: dict[str, list[str]],
+             pool: BeamWorkerPool) -> dict[str, Any]:
     """Ingest ``cfg`` once per runner (store ``store-<runner>`` relative to ``tmp``) and check
-    every run's version contents equal the first's; returns the first's, logs the wall times."""
+    every run's version contents equal the first's; returns the first's, logs the wall times
+    and how many SDK workers the pool started for each run."""
     first: dict[str, Any] | None = None
-    walls = {}
+    walls, workers = {}, {}
     for label, args in runs.items():
+        before = pool.workers_started()
         walls[label] = _ingest(cfg, tmp, f"store-{label}", args)
+        workers[label] = pool.workers_started() - before
+        if label.startswith("portable"):
+            assert workers[label] >= 1, f"{name}: the {label} run started no SDK worker in the pool"
         got = _version_contents(LocalStore(tmp / f"store-{label}"), dataset)
         if first is None:
             first = got
             continue
         for part in first:
             assert got[part] == first[part], f"{name}: {label} differs from {next(iter(runs))} in {part}"
-    log.info("%s wall times (s, one run each, info only): %s", name,
-             {k: round(v, 1) for k, v in walls.items()})
+    log.info("%s wall times (s, one run each, info only): %s; SDK workers started: %s", name,
+             {k: round(v, 1) for k, v in walls.items()}, workers)
     assert first is not None
     return first
 
@@ -165,34 +171,22 @@ def _portable(endpoint: str, pool: BeamWorkerPool, *extra: str) -> list[str]:
 @pytest.mark.slow
 def test_text_ingest_through_external_sdk_workers_equals_the_fnapi_runner(tmp_path: Path) -> None:
     cfg = _text_config(tmp_path / "in")
+    runs = {"fnapi": [], "portable-embed": [], "portable-jobservice-p2": []}
     with BeamWorkerPool() as pool, BeamJobService() as jobs:
-        first = _compare("text", cfg, "golden", tmp_path, {
-            "fnapi": [],
-            "portable-embed": _portable("embed", pool),
-            "portable-jobservice-p2": _portable(jobs.address, pool, "--sdk_worker_parallelism=2"),
-        })
-        started = pool.workers_started()
-    assert started >= 2, "the runs did not use the worker pool's SDK workers"
+        runs["portable-embed"] = _portable("embed", pool)
+        runs["portable-jobservice-p2"] = _portable(jobs.address, pool, "--sdk_worker_parallelism=2")
+        first = _compare("text", cfg, "golden", tmp_path, runs, pool)
+    # The determinism test's digests too (ids, hashes, signals, reasons, duplicate choices).
+    digests = {label: decisions(st, _result(st, "golden"))
+               for label in runs for st in [LocalStore(tmp_path / f"store-{label}")]}
+    assert digests["portable-embed"] == digests["fnapi"] == digests["portable-jobservice-p2"]
+    assert digests["fnapi"]["duplicates"][0] > 20
     t = first["totals"]
     assert t["reconciles"] and t["kept"] == first["total_rows"] == len(first["kept"])
     # The corpus takes every path: near and exact duplicates, rejections, quarantine.
     kinds = {json.loads(r)["kind"] for r in first["duplicates"]}
     assert {"near", "exact"} <= kinds, kinds
     assert len(first["rejected"]) > 0 and len(first["quarantine"]) >= 3
-
-
-@pytest.mark.slow
-def test_text_records_are_decided_the_same_through_external_workers(tmp_path: Path) -> None:
-    """The determinism test's own digests (ids, hashes, signals, reasons, duplicate choices)."""
-    cfg = generated_config(tmp_path / "in")
-    digests = {}
-    with BeamWorkerPool() as pool:
-        for label, args in {"fnapi": [], "portable": _portable("embed", pool)}.items():
-            _ingest(cfg, tmp_path, f"store-{label}", args)
-            store = LocalStore(tmp_path / f"store-{label}")
-            digests[label] = decisions(store, _result(store, "golden"))
-    assert digests["portable"] == digests["fnapi"]
-    assert digests["fnapi"]["duplicates"][0] > 20
 
 
 @pytest.mark.slow
@@ -207,7 +201,7 @@ def test_image_ingest_through_external_sdk_workers_equals_the_fnapi_runner(tmp_p
         {"name": "list", "format": "image_list", "paths": [f"{root}/list.jsonl"]}]}))
     with BeamWorkerPool() as pool:
         first = _compare("image", cfg, "img", tmp_path,
-                         {"fnapi": [], "portable-embed": _portable("embed", pool)})
+                         {"fnapi": [], "portable-embed": _portable("embed", pool)}, pool)
     assert first["totals"]["reconciles"] and first["total_rows"] == len(first["kept"]) > 0
     assert first["duplicates"] and first["quarantine"]
 
@@ -225,6 +219,7 @@ def test_s3_store_through_external_sdk_workers_equals_the_fnapi_runner(tmp_path:
             st = stores[label]
             _ingest(SAMPLE_CONFIG.resolve(), tmp_path, st.uri, args)
             got[label] = _version_contents(st, "vi-text-sample")
+        assert pool.workers_started() >= 1, "the portable run started no SDK worker in the pool"
     assert got["portable"] == got["fnapi"]
     assert got["fnapi"]["totals"]["reconciles"] and got["fnapi"]["quarantine"]
 
