@@ -92,13 +92,15 @@ class _BeamService:
                 stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _listening(self.port):
+            problem = None
             if self._proc.poll() is not None:
-                raise BeamServiceError(f"the {self.what} exited with {self._proc.returncode}:\n"
-                                      + self.log_text()[-3000:])
-            if time.monotonic() > deadline:
+                problem = f"the {self.what} exited with {self._proc.returncode}"
+            elif time.monotonic() > deadline:
+                problem = f"the {self.what} did not listen on port {self.port} within {START_TIMEOUT_S:.0f} s"
+            if problem:
+                tail = self.log_text()[-3000:]
                 self.stop()
-                raise BeamServiceError(f"the {self.what} did not listen on port {self.port} within "
-                                      f"{START_TIMEOUT_S:.0f} s:\n" + self.log_text()[-3000:])
+                raise BeamServiceError(f"{problem}; its log ends:\n{tail}")
             time.sleep(0.2)
         log.info("%s pid %d listening on %s (cwd %s)", self.what, self._proc.pid, self.address,
                  self.workdir)

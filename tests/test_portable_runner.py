@@ -162,10 +162,12 @@ def _compare(name: str, cfg: Path, dataset: str, tmp: Path, runs: dict[str, list
 
 def _portable(endpoint: str, pool: BeamWorkerPool, *extra: str) -> list[str]:
     """deploy/runners/portable-local.json with this job endpoint and this pool's address."""
-    args = json.loads((RUNNERS / "portable-local.json").read_text())
     swap = {"--job_endpoint": endpoint, "--environment_config": pool.environment_config}
-    return [f"{a.split('=', 1)[0]}={swap[a.split('=', 1)[0]]}" if a.split("=", 1)[0] in swap else a
-            for a in args] + list(extra)
+    args = []
+    for arg in json.loads((RUNNERS / "portable-local.json").read_text()):
+        name = arg.split("=", 1)[0]
+        args.append(f"{name}={swap[name]}" if name in swap else arg)
+    return [*args, *extra]
 
 
 @pytest.mark.slow
