@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 KHO := $(VENV)/bin/kho
 STORE ?= .kho/store
 
-.PHONY: setup demo test test-fast bench bench-storage bench-text bench-dedup bench-image plan capacity-doc clean
+.PHONY: setup demo test test-fast bench bench-storage bench-text bench-dedup bench-image plan capacity-doc test-portable clean
 
 setup:
 	@bash scripts/setup.sh
@@ -33,6 +33,10 @@ bench-dedup: setup
 
 bench-image: setup
 	$(PY) -m bench.bench_image
+
+## The ingest through Beam's PortableRunner with an external SDK worker pool, against the FnApiRunner.
+test-portable: setup
+	$(PY) -m pytest -q tests/test_portable_runner.py -o log_cli=true --log-cli-level=INFO
 
 ## The 100 PB capacity plan (docs/capacity.md).
 plan: setup
