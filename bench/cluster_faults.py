@@ -15,6 +15,10 @@ gateway). A fault is a real signal to a real ``weed`` process, timed by Kho's ow
 ``volume_kill_while_writing``
     the server is killed as soon as the run's first output object appears (timing-dependent:
     the kill lands somewhere among the uploads), and comes back after the run.
+``two_volume_servers_killed``
+    two of the three servers are killed after the claims: more than replication 001 survives.
+    The run must fail with one clear line and commit nothing; a rerun after both are back
+    must converge.
 ``gateway_pause``, ``gateway_pause_before_commit_point``
     the S3 gateway gets SIGSTOP just before the run's next request (after its claims, or its
     manifest's conditional create) and SIGCONT some seconds later: a server that accepts
@@ -67,7 +71,7 @@ PAUSED_READ_TIMEOUT_S = 3
 #: What storage/retry.py logs (once per request) when a request is retried.
 _RETRY_LINE = re.compile(r"failed \(.*\); retrying, up to \d+ more attempts")
 KINDS = ("volume_kill", "volume_kill_at_commit", "volume_kill_while_writing", "gateway_pause",
-         "gateway_pause_before_commit_point")
+         "gateway_pause_before_commit_point", "two_volume_servers_killed")
 
 
 class ScenarioError(RuntimeError):
@@ -261,6 +265,7 @@ class Outcome:
     first_run_completed: bool = False
     reruns: int = 0
     failure_line: str = ""                                 # the failed run's last error line
+    versions_after_faulty_run: int = 0                     # a failed run must leave none
     verified: dict[str, bool] = field(default_factory=dict)
     verify_cli_rc: int | None = None
     accounting: Accounting | None = None
@@ -269,7 +274,8 @@ class Outcome:
     @property
     def clean(self) -> bool:
         a = self.accounting
-        return bool(a and self.exit_codes and self.exit_codes[-1] == 0 and self.verified
+        failed_cleanly = self.first_run_completed or self.failure_line.startswith("error:")
+        return bool(a and failed_cleanly and self.exit_codes[-1] == 0 and self.verified
                     and all(self.verified.values()) and self.verify_cli_rc == 0
                     and a.lost == 0 and a.duplicated == 0 and a.kept_missing == 0
                     and a.kept_extra == 0 and a.reconciles)
@@ -340,6 +346,33 @@ def ingest_with_volume_kill(cluster: S3Cluster, cfg: Path, ref: Reference, work:
     return _close(out, run, cfg, store, ref, work, started)
 
 
+def ingest_with_two_volume_servers_killed(cluster: S3Cluster, cfg: Path, ref: Reference,
+                                          work: Path, victim: int = 0) -> Outcome:
+    """Beyond what replication 001 survives: SIGKILL two of the three volume servers after
+    the claims, so the run's writes cannot find two servers for their copies. The run must
+    fail with one clear line (no version, nothing half-committed); both servers come back
+    and a rerun must converge to the reference."""
+    work.mkdir(parents=True, exist_ok=True)
+    store, pause = fresh_store(cluster), work / "pause"
+    victims = [cluster.volumes[(victim + k) % len(cluster.volumes)] for k in (0, 1)]
+    out = Outcome("two_volume_servers_killed", "+".join(v.name for v in victims))
+    started = time.monotonic()
+    run = start_ingest(cfg, store, work / "run.log", KHO_PAUSE_AT="after_claim",
+                       KHO_PAUSE_DIR=str(pause))
+    if not wait_reached(pause, "after_claim", run):
+        raise ScenarioError(f"the run ended before after_claim: {run.output()[-2000:]}")
+    for volume in victims:
+        volume.kill()
+    out.faults["SIGKILL volume server"] = 2
+    cluster.wait_volume_server_gone()
+    release(pause, "after_claim")
+    out.exit_codes.append(finish(run))
+    for volume in victims:
+        volume.restart()
+    cluster.wait_healthy()
+    return _close(out, run, cfg, store, ref, work, started)
+
+
 def ingest_with_volume_kill_while_writing(cluster: S3Cluster, cfg: Path, ref: Reference,
                                           work: Path, victim: int = 0) -> Outcome:
     """SIGKILL volume server ``victim`` as soon as the run's first output object (a shard, a
@@ -402,6 +435,7 @@ def _close(out: Outcome, run: Ingest, cfg: Path, store: str, ref: Reference, wor
     out.first_run_completed = out.exit_codes[0] == 0
     if not out.first_run_completed:
         out.failure_line = _last_error(output)
+    out.versions_after_faulty_run = len(VersionStore(open_store(store)).versions(DATASET))
     _converge(out, cfg, store, work)
     _judge(out, store, ref)
     out.seconds = round(time.monotonic() - started, 1)
@@ -415,6 +449,8 @@ def run_scenario(kind: str, cluster: S3Cluster, cfg: Path, ref: Reference, work:
         return ingest_with_volume_kill(cluster, cfg, ref, work, victim)
     if kind == "volume_kill_at_commit":
         return ingest_with_volume_kill(cluster, cfg, ref, work, victim, at_commit=True)
+    if kind == "two_volume_servers_killed":
+        return ingest_with_two_volume_servers_killed(cluster, cfg, ref, work, victim)
     if kind == "volume_kill_while_writing":
         return ingest_with_volume_kill_while_writing(cluster, cfg, ref, work, victim)
     if kind == "gateway_pause":
@@ -437,6 +473,8 @@ def summarize(outcomes: list[Outcome]) -> dict:
         "retried_requests": sum(o.retried_requests for o in outcomes),
         "first_runs_completed": sum(o.first_run_completed for o in outcomes),
         "reruns_needed": sum(o.reruns for o in outcomes),
+        "failed_runs_that_left_a_version": sum(
+            not o.first_run_completed and o.versions_after_faulty_run > 0 for o in outcomes),
         "converged": sum(bool(o.exit_codes and o.exit_codes[-1] == 0) for o in outcomes),
         "rows_in": sum(o.accounting.inputs for o in judged),
         "rows_kept": sum(o.accounting.kept for o in judged),
@@ -454,7 +492,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="ingests into a SeaweedFS cluster under faults")
     parser.add_argument("--runs", type=int, default=6, help="scenarios to run (cycles the kinds)")
     parser.add_argument("--docs", type=int, default=600)
+    parser.add_argument("--kinds", default=",".join(KINDS),
+                        help=f"comma-separated scenarios to cycle through (default: all of {KINDS})")
     args = parser.parse_args(argv)
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}: use some of {', '.join(KINDS)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="kho-cluster-faults-") as tmp:
@@ -466,8 +510,8 @@ def main(argv: list[str] | None = None) -> int:
         with s3_cluster(base / "cluster") as cluster:
             os.environ.update(cluster.env())
             for n in range(args.runs):
-                kind = KINDS[n % len(KINDS)]
-                victim = (n // len(KINDS)) % len(cluster.volumes)
+                kind = kinds[n % len(kinds)]
+                victim = (n // len(kinds)) % len(cluster.volumes)
                 out = run_scenario(kind, cluster, cfg, ref, base / f"run-{n}", victim)
                 log.info("%s (%s): exit codes %s, retried requests %d, clean %s", kind,
                          out.victim, out.exit_codes, out.retried_requests, out.clean)
@@ -477,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         "cluster_faults",
         inputs={"runs": args.runs, "docs_per_run": ref.inputs, "volume_servers": 3,
                 "replication": "001", "gateway_pause_s": 8.0,
-                "paused_read_timeout_s": PAUSED_READ_TIMEOUT_S, "kinds": list(KINDS)},
+                "paused_read_timeout_s": PAUSED_READ_TIMEOUT_S, "kinds": kinds},
         figures={**figures, "runs": [{**asdict(o), "clean": o.clean} for o in outcomes]},
         ratio={"baseline": "a clean ingest of the same inputs into a local folder, same run",
                "rows_matching_reference": (figures["rows_kept"] - figures["rows_duplicated"])

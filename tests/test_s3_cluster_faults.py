@@ -142,3 +142,15 @@ def test_a_paused_gateway_is_ridden_through_by_the_retries(
     assert out.first_run_completed and out.reruns == 0, out
     assert list(out.verified) == ["v1"], "the stalled commit made more than one version"
     _assert_nothing_lost_or_doubled(out, ref)
+
+
+def test_a_timeout_setting_that_is_not_seconds_is_refused_with_what_to_set(
+        cluster: S3Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    from storage.errors import StoreConfigError
+
+    monkeypatch.setenv("KHO_S3_READ_TIMEOUT_S", "soon")
+    with pytest.raises(StoreConfigError, match="KHO_S3_READ_TIMEOUT_S"):
+        open_store(cluster.store_uri("any-bucket"))
+    monkeypatch.setenv("KHO_S3_READ_TIMEOUT_S", "0")
+    with pytest.raises(StoreConfigError, match="seconds > 0"):
+        open_store(cluster.store_uri("any-bucket"))
