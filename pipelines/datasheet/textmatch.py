@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Hashable, Iterable, Mapping
+from itertools import compress, count
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -48,11 +49,10 @@ class PhraseIndex:
         """``{list name: {phrase: occurrences}}`` in ``words`` (absent ones left out)."""
         out: dict[Hashable, dict[str, int]] = {}
         starts, owners, n = self.starts, self.owners, len(words)
-        for i, w in enumerate(words):
-            lengths = starts.get(w)
-            if lengths is None:
-                continue
-            for k in lengths:
+        # the positions where some phrase can start, found without a Python-level loop
+        for i in compress(count(), map(starts.__contains__, words)):
+            w = words[i]
+            for k in starts[w]:
                 if i + k > n:
                     continue
                 hit = owners.get(tuple(words[i:i + k])) if k > 1 else owners.get((w,))
