@@ -40,7 +40,9 @@ Safety, whatever the grace period (``--grace-hours 0`` included), in both modes:
    list's runs, a run swept after its objects were deleted); two gcs writing it at once lose
    at most work, which the next gc redoes. "Swept" only makes gc skip a run, never delete.
    A run that looked dead, was swept, and then woke up and wrote more leaves those objects
-   to ``--full`` (a leak, never a loss: its commit fails on its deleted shards).
+   to ``--full`` (a leak, never a loss: its commit fails on its deleted shards). If deleting
+   versions is ever added, the runs named by the lists a deleted version introduced must be
+   taken out of ``swept`` (and its lists out of the checkpoint) by that same operation.
 """
 
 from __future__ import annotations
@@ -298,6 +300,7 @@ class _RunSweep:
         self.clean: dict[str, set[str]] = {ds: set() for ds in datasets}  # swept once deleted
         self._listings: dict[str, set[str]] = {}
         self._list_cache: dict[str, set[str]] = {}
+        self._skipped: set[str] = set()
 
     # 1. candidates ----------------------------------------------------------------------
     def _run_folders(self, all_datasets: bool, modalities: dict[str, list[str]]
@@ -309,7 +312,7 @@ class _RunSweep:
             todo = [ds for ds in self.datasets if run not in self.checkpoints[ds].swept
                     and run not in self.checkpoints[ds].elsewhere]
             if not todo:
-                self.judge.report.runs_skipped += 1
+                self._skipped.add(run)
                 continue
             owner = _run_dataset(self.store, run)
             for ds in todo:
@@ -326,8 +329,9 @@ class _RunSweep:
                 names.update(self.store.list_children(f"{shards}/{modality}"))
             names.update(self.store.list_children(f"{index_prefix(ds)}/runs"))
             skipped = {r for r in names if r in cp.swept}
-            self.judge.report.runs_skipped += len(skipped - in_runs[ds])
+            self._skipped |= skipped
             found[ds] = names - skipped
+        self.judge.report.runs_skipped = len(self._skipped)
         return in_runs, found
 
     def _run_objects(self, ds: str, run: str, modalities: list[str]) -> list[ObjectInfo]:
