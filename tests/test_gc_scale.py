@@ -213,3 +213,21 @@ def test_shard_list_owner_is_the_run_that_wrote_it() -> None:
     assert shardlist_owner(shardlist_key(DS, run, 0)) == run
     assert shardlist_owner(shardlist_key(DS, "manual", 0, "-v2")) == "manual"
     assert shardlist_owner(f"datasets/{DS}/shardlists/notes.txt") is None
+
+
+def test_kho_gc_full_finds_the_stray_that_the_default_gc_leaves(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from storage.local import LocalStore
+
+    store = LocalStore(tmp_path / "store")
+    _committed_run(VersionStore(store), run_id(0))
+    stray = f"{SHARDS}text/stray.parquet"
+    store.put_bytes(stray, b"stray")
+    runner = CliRunner()
+    default = runner.invoke(app, ["gc", "--store", str(tmp_path / "store"), "--grace-hours", "0", "--delete"])
+    assert default.exit_code == 0 and "0 unreferenced" in default.output, default.output
+    full = runner.invoke(app, ["gc", "--store", str(tmp_path / "store"), "--grace-hours", "0", "--delete", "--full"])
+    assert full.exit_code == 0 and f"deleted {stray}" in full.output, full.output
+    assert not store.exists(stray)
