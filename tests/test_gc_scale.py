@@ -78,7 +78,7 @@ def _recursive_under(store: CountingStore, prefix: str) -> list[str]:
     return [p for p in store.listed_prefixes if p.startswith(prefix)]
 
 
-def test_a_crashed_runs_objects_are_removed_listing_only_its_own_shard_folder(store: ObjectStore) -> None:
+def test_a_crashed_runs_objects_are_removed_listing_run_folders_never_the_shards_folder(store: ObjectStore) -> None:
     counting = CountingStore(store)
     vs = VersionStore(counting)
     committed = [_committed_run(vs, run_id(i)) for i in range(3)]
