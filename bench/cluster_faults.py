@@ -262,6 +262,9 @@ class Outcome:
     exit_codes: list[int] = field(default_factory=list)   # the faulty run, then any reruns
     faults: dict[str, int] = field(default_factory=dict)  # signal -> how many were sent
     retried_requests: int = 0
+    #: requests the gateway or filer sent to a dead volume server and then served (or
+    #: failed) without Kho seeing it: "connection refused" lines in their logs during the run
+    backend_refusals: int = 0
     first_run_completed: bool = False
     reruns: int = 0
     failure_line: str = ""                                 # the failed run's last error line
@@ -323,7 +326,7 @@ def ingest_with_volume_kill(cluster: S3Cluster, cfg: Path, ref: Reference, work:
     volume = cluster.volumes[victim]
     kind = "volume_kill_at_commit" if at_commit else "volume_kill"
     out = Outcome(kind, volume.name)
-    started = time.monotonic()
+    started, refused = time.monotonic(), _refusals(cluster)
     kill_at, back_at = ("after_shards", None) if at_commit else ("after_claim", "after_shards")
     points = ",".join(p for p in (kill_at, back_at) if p)
     run = start_ingest(cfg, store, work / "run.log", KHO_PAUSE_AT=points, KHO_PAUSE_DIR=str(pause))
@@ -343,7 +346,7 @@ def ingest_with_volume_kill(cluster: S3Cluster, cfg: Path, ref: Reference, work:
     if not volume.alive():
         volume.restart()
         cluster.wait_healthy()
-    return _close(out, run, cfg, store, ref, work, started)
+    return _close(out, run, cfg, store, ref, work, started, refused, cluster)
 
 
 def ingest_with_two_volume_servers_killed(cluster: S3Cluster, cfg: Path, ref: Reference,
@@ -356,7 +359,7 @@ def ingest_with_two_volume_servers_killed(cluster: S3Cluster, cfg: Path, ref: Re
     store, pause = fresh_store(cluster), work / "pause"
     victims = [cluster.volumes[(victim + k) % len(cluster.volumes)] for k in (0, 1)]
     out = Outcome("two_volume_servers_killed", "+".join(v.name for v in victims))
-    started = time.monotonic()
+    started, refused = time.monotonic(), _refusals(cluster)
     run = start_ingest(cfg, store, work / "run.log", KHO_PAUSE_AT="after_claim",
                        KHO_PAUSE_DIR=str(pause))
     if not wait_reached(pause, "after_claim", run):
@@ -370,7 +373,7 @@ def ingest_with_two_volume_servers_killed(cluster: S3Cluster, cfg: Path, ref: Re
     for volume in victims:
         volume.restart()
     cluster.wait_healthy()
-    return _close(out, run, cfg, store, ref, work, started)
+    return _close(out, run, cfg, store, ref, work, started, refused, cluster)
 
 
 def ingest_with_volume_kill_while_writing(cluster: S3Cluster, cfg: Path, ref: Reference,
@@ -384,7 +387,7 @@ def ingest_with_volume_kill_while_writing(cluster: S3Cluster, cfg: Path, ref: Re
     store = open_store(store_uri)
     volume = cluster.volumes[victim]
     out = Outcome("volume_kill_while_writing", volume.name)
-    started = time.monotonic()
+    started, refused = time.monotonic(), _refusals(cluster)
     run = start_ingest(cfg, store_uri, work / "run.log")
     deadline = time.monotonic() + WAIT_S
     while run.proc.poll() is None and time.monotonic() < deadline:
@@ -397,7 +400,7 @@ def ingest_with_volume_kill_while_writing(cluster: S3Cluster, cfg: Path, ref: Re
     if not volume.alive():
         volume.restart()
         cluster.wait_healthy()
-    return _close(out, run, cfg, store_uri, ref, work, started)
+    return _close(out, run, cfg, store_uri, ref, work, started, refused, cluster)
 
 
 def ingest_with_gateway_pause(cluster: S3Cluster, cfg: Path, ref: Reference, work: Path,
@@ -410,7 +413,7 @@ def ingest_with_gateway_pause(cluster: S3Cluster, cfg: Path, ref: Reference, wor
     store, pause = fresh_store(cluster), work / "pause"
     kind = "gateway_pause" if at == "after_claim" else f"gateway_pause_{at}"
     out = Outcome(kind, cluster.s3.name)
-    started = time.monotonic()
+    started, refused = time.monotonic(), _refusals(cluster)
     run = start_ingest(cfg, store, work / "run.log", KHO_PAUSE_AT=at,
                        KHO_PAUSE_DIR=str(pause),
                        KHO_S3_READ_TIMEOUT_S=str(PAUSED_READ_TIMEOUT_S))
@@ -424,12 +427,17 @@ def ingest_with_gateway_pause(cluster: S3Cluster, cfg: Path, ref: Reference, wor
     finally:
         cluster.s3.resume()
     out.exit_codes.append(finish(run))
-    return _close(out, run, cfg, store, ref, work, started)
+    return _close(out, run, cfg, store, ref, work, started, refused, cluster)
+
+
+def _refusals(cluster: S3Cluster) -> int:
+    return cluster.log_lines("s3", "filer", contains="connection refused")
 
 
 def _close(out: Outcome, run: Ingest, cfg: Path, store: str, ref: Reference, work: Path,
-           started: float) -> Outcome:
+           started: float, refusals_before: int, cluster: S3Cluster) -> Outcome:
     """After the faulty run: its retries and failure line, reruns until it converges, judge."""
+    out.backend_refusals = _refusals(cluster) - refusals_before
     output = run.output()
     out.retried_requests = count_retries(output)
     out.first_run_completed = out.exit_codes[0] == 0
@@ -471,6 +479,7 @@ def summarize(outcomes: list[Outcome]) -> dict:
         "ingest_processes": sum(len(o.exit_codes) for o in outcomes),
         "faults_injected": dict(faults),
         "retried_requests": sum(o.retried_requests for o in outcomes),
+        "backend_refusals_absorbed": sum(o.backend_refusals for o in outcomes),
         "first_runs_completed": sum(o.first_run_completed for o in outcomes),
         "reruns_needed": sum(o.reruns for o in outcomes),
         "failed_runs_that_left_a_version": sum(
@@ -524,8 +533,9 @@ def main(argv: list[str] | None = None) -> int:
                 "paused_read_timeout_s": PAUSED_READ_TIMEOUT_S, "kinds": kinds},
         figures={**figures, "runs": [{**asdict(o), "clean": o.clean} for o in outcomes]},
         ratio={"baseline": "a clean ingest of the same inputs into a local folder, same run",
-               "rows_matching_reference": (figures["rows_kept"] - figures["rows_duplicated"])
-               / max(len(ref.rows) * len([o for o in outcomes if o.accounting]), 1)})
+               "kept_rows_matching_reference": sum(
+                   o.accounting.kept - o.accounting.kept_extra for o in outcomes if o.accounting)
+               / max(len(ref.rows) * sum(bool(o.accounting) for o in outcomes), 1)})
     print(json.dumps(figures, indent=2))
     print(f"wrote {path}")
     return 0 if figures["all_clean"] else 1

@@ -207,6 +207,17 @@ class S3Cluster:
         self._wait(lambda: self.live_volume_servers() <= want, self.master, timeout_s,
                    what=f"the master counting {want} volume servers")
 
+    def log_lines(self, *names: str, contains: str = "") -> int:
+        """Lines of the named processes' logs (all if none named) that contain ``contains``:
+        how often the gateway or filer met a dead volume server, for instance."""
+        chosen = [p for p in self.processes if not names or p.name in names]
+        total = 0
+        for proc in chosen:
+            if proc.log_path.exists():
+                with open(proc.log_path, errors="replace") as fh:
+                    total += sum(contains in line for line in fh)
+        return total
+
     # -- helpers -----------------------------------------------------------------------
     def _s3_answers(self) -> bool:
         try:
