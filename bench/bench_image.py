@@ -646,6 +646,22 @@ def previous_summary(path: Path) -> dict[str, Any] | None:
             "ratio": {k: r.get("value") for k, r in old.get("ratio", {}).items()}}
 
 
+def previous_notes(previous: dict[str, Any] | None, figures: dict[str, Any]) -> list[str]:
+    """One sentence per step that changed most against the previous results (per image; the
+    previous run's wall ms against this run's CPU ms when it has them, wall ms otherwise)."""
+    if not previous or not previous.get("annotate_ms_per_image"):
+        return []
+    bd = figures["annotate_breakdown"]
+    now = bd.get("cpu_ms_per_image") or bd["ms_per_image"]
+    total = bd.get("cpu_total_ms_per_image") or bd["total_ms_per_image"]
+    old = previous["annotate_ms_per_image"]
+    steps = sorted((s for s in old if s in now), key=lambda s: -(old[s] - now[s]))[:6]
+    changes = ", ".join(f"{s} {old[s]:.0f} -> {now[s]:.0f}" for s in steps)
+    return [f"Against the previous results ({previous.get('date')}, wall ms on a quieter machine, where wall "
+            f"was about CPU): annotate {previous.get('annotate_total_ms_per_image', 0):.0f} -> {total:.0f} ms per "
+            f"image; {changes}."]
+
+
 def ratios_of(figures: dict[str, Any]) -> dict[str, Any]:
     """Each ratio with its numerator, denominator (figure names), target and verdict."""
     ratio = {"kho_vs_pillow_loop": ratio_entry(figures, "kho_images_per_s", "pillow_loop_images_per_s", TARGET_CPU),
@@ -741,7 +757,7 @@ def write_image_results(opts: BenchOptions, facts: dict[str, Any], pin: dict[str
     previous = previous_summary(target)
     path = write_results("image", inputs, figures, ratio)
     result = json.loads(path.read_text())
-    result["notes"] = notes
+    result["notes"] = notes + previous_notes(previous, figures)
     if previous is not None:
         result["previous"] = previous
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
