@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 KHO := $(VENV)/bin/kho
 STORE ?= .kho/store
 
-.PHONY: setup demo test test-fast bench bench-storage bench-text bench-dedup bench-image plan capacity-doc test-portable clean
+.PHONY: setup demo test test-fast bench bench-storage bench-text bench-dedup bench-image plan capacity-doc test-portable cluster bench-scale clean
 
 setup:
 	@bash scripts/setup.sh
@@ -37,6 +37,14 @@ bench-image: setup
 ## The ingest through Beam's PortableRunner with an external SDK worker pool, against the FnApiRunner.
 test-portable: setup
 	$(PY) -m pytest -q tests/test_portable_runner.py -o log_cli=true --log-cli-level=INFO
+
+## A multi-node SeaweedFS cluster on loopback (docs/cluster.md), in the foreground until Ctrl-C.
+cluster: setup
+	$(PY) -m tests.s3cluster --dir $${DIR:-/tmp/kho-cluster}
+
+## Metadata at 10^4..10^7 shard entries and gc by runs (docs/scale.md).
+bench-scale: setup
+	$(PY) -m bench.bench_scale
 
 ## The 100 PB capacity plan (docs/capacity.md).
 plan: setup
