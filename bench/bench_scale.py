@@ -46,7 +46,7 @@ from typing import Any
 import pipelines.cli  # noqa: F401  (imported before any timing: show uses its _lineage)
 import pipelines.plan  # noqa: F401
 from bench.common import machine, results_dir, write_results
-from bench.scale_history import CountingStore, run_id, shard_rows, synthesize_history, write_list
+from bench.scale_history import CountingStore, dead_pid, run_id, shard_rows, synthesize_history, write_list
 from schemas.manifest import SHARD_LIST_MAX_ROWS
 from storage.base import ObjectStore
 from storage.gc import _RunSweep, collect_garbage, referenced_keys
@@ -136,18 +136,6 @@ def full_list(store: ObjectStore) -> int:
 
 
 # -- fixtures of one N -----------------------------------------------------------------------
-def _dead_pid() -> int:
-    pid = 4_000_000
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return pid
-        except PermissionError:
-            pass
-        pid += 1
-
-
 def crash_a_run(store: ObjectStore, i: int, objects: bool) -> str:
     """Leave what a run SIGKILLed before its commit point leaves (run.json, 1,000 shards when
     shard objects are kept, a list, a lease of a process that is gone)."""
@@ -163,7 +151,7 @@ def crash_a_run(store: ObjectStore, i: int, objects: bool) -> str:
         store.put_bytes(cols["key"][0], b"")
     store.put_bytes(run_lease_key(DS, run), json.dumps({
         "run_id": run, "dataset": DS, "state": "running", "host": socket.gethostname(),
-        "pid": _dead_pid(), "proc_start": "1"}).encode())
+        "pid": dead_pid(), "proc_start": "1"}).encode())
     return run
 
 

@@ -53,8 +53,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from bench.common import write_jsonl_parts, write_results
-from bench.corpus import generate_vietnamese_corpus
+from bench.common import corpus_parts, text_ingest_config, write_results
 from storage.base import ObjectStore
 from storage.uri import open_store
 from storage.verify import verify_version
@@ -80,20 +79,12 @@ class ScenarioError(RuntimeError):
 
 def make_corpus(folder: Path, docs: int = 600, files: int = 6, seed: int = 7) -> list[Path]:
     """Generated Vietnamese documents (with near-duplicates, junk, PII) as JSONL files."""
-    rows = [{"text": d["text"], "url": d["url"], "id": d["id"]}
-            for d in generate_vietnamese_corpus(docs, seed)]
-    return write_jsonl_parts(rows, folder, files)
+    return corpus_parts(folder, docs=docs, files=files, seed=seed)
 
 
 def write_config(path: Path, inputs: list[Path]) -> Path:
     """A text ingest config over ``inputs`` (no NER fallback: the runs stay a few seconds)."""
-    path.write_text(json.dumps({
-        "dataset": DATASET,
-        "sources": [{"name": "src", "format": "jsonl", "paths": [str(p) for p in inputs]}],
-        "pii": {"ner_fallback": False},
-        "output": {"write_buckets": 2},
-    }))
-    return path
+    return text_ingest_config(path, DATASET, inputs)
 
 
 def count_inputs(inputs: list[Path]) -> int:

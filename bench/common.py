@@ -141,3 +141,24 @@ class PeakTreeRss:
     def added_mib(self) -> float:
         """Peak minus what the tree held when the block began (the run's own memory), MiB."""
         return max(0, self.peak - self.start) / 2**20
+
+
+def corpus_parts(folder: Path, *, docs: int, files: int, seed: int) -> list[Path]:
+    """The generated Vietnamese corpus (near-duplicates, junk, PII) as ``files`` JSONL files
+    of text, url and id: the input of the store-safety tests and the cluster fault bench."""
+    from bench.corpus import generate_vietnamese_corpus
+
+    rows = [{"text": d["text"], "url": d["url"], "id": d["id"]} for d in generate_vietnamese_corpus(docs, seed)]
+    return write_jsonl_parts(rows, folder, files)
+
+
+def text_ingest_config(path: Path, dataset: str, inputs: list[Path]) -> Path:
+    """A text ingest config over ``inputs`` written to ``path`` (no NER fallback, so runs stay
+    a few seconds; two write buckets)."""
+    path.write_text(json.dumps({
+        "dataset": dataset,
+        "sources": [{"name": "src", "format": "jsonl", "paths": [str(p) for p in inputs]}],
+        "pii": {"ner_fallback": False},
+        "output": {"write_buckets": 2},
+    }))
+    return path

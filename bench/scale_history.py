@@ -253,3 +253,16 @@ def synthesize_history(store: ObjectStore, dataset: str, shards: int, *,
 
 
 __all__ = ["CountingStore", "History", "run_id", "shard_rows", "synthesize_history", "write_list"]
+
+
+def dead_pid() -> int:
+    """A process id no process has now: a lease holder that is certainly gone."""
+    pid = 4_000_000
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid += 1

@@ -7,14 +7,13 @@ CountingStore and asserts on the prefixes gc listed recursively, not on time.
 from __future__ import annotations
 
 import json
-import os
 import socket
 from datetime import timedelta
 
 import pyarrow as pa
 import pytest
 
-from bench.scale_history import CountingStore, run_id
+from bench.scale_history import CountingStore, dead_pid, run_id
 from storage.base import ObjectStore
 from storage.dedup_index import shard_key
 from storage.gc import collect_garbage
@@ -40,18 +39,6 @@ def _started(store: ObjectStore, run: str) -> None:
     store.put_bytes(run_info_key(run), json.dumps({"run_id": run, "dataset": DS}).encode())
 
 
-def _dead_pid() -> int:
-    pid = 4_000_000
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return pid
-        except PermissionError:
-            pass
-        pid += 1
-
-
 def _crashed_run(store: ObjectStore, run: str) -> list[str]:
     """What a run SIGKILLed before its commit point leaves: run.json, shards, a shard list,
     an index shard and its list, a lease naming a process that is gone. Returns the keys."""
@@ -64,7 +51,7 @@ def _crashed_run(store: ObjectStore, run: str) -> list[str]:
     store.put_bytes(lst, b"a shard list")
     store.put_bytes(run_lease_key(DS, run), json.dumps({
         "run_id": run, "dataset": DS, "state": "running", "host": socket.gethostname(),
-        "pid": _dead_pid(), "proc_start": "1"}).encode())
+        "pid": dead_pid(), "proc_start": "1"}).encode())
     return [s.key for s in shards] + [index, index_run_list_key(DS, run), lst,
                                       run_info_key(run), run_lease_key(DS, run)]
 

@@ -21,8 +21,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from bench.common import write_jsonl_parts
-from bench.corpus import generate_vietnamese_corpus
+from bench.common import corpus_parts, text_ingest_config
 from storage.errors import IntegrityError
 from storage.gc import collect_garbage
 from storage.local import LocalStore
@@ -37,18 +36,11 @@ WAIT_S = 180  # upper bound for a run to reach a fault point (start-up, models);
 
 
 def _corpus(folder: Path, files: int, docs: int, seed: int) -> list[Path]:
-    rows = [{"text": d["text"], "url": d["url"], "id": d["id"]} for d in generate_vietnamese_corpus(docs, seed)]
-    return write_jsonl_parts(rows, folder, files)
+    return corpus_parts(folder, docs=docs, files=files, seed=seed)
 
 
 def _config(path: Path, inputs: list[Path]) -> Path:
-    path.write_text(json.dumps({
-        "dataset": DATASET,
-        "sources": [{"name": "src", "format": "jsonl", "paths": [str(p) for p in inputs]}],
-        "pii": {"ner_fallback": False},
-        "output": {"write_buckets": 2},
-    }))
-    return path
+    return text_ingest_config(path, DATASET, inputs)
 
 
 def _start(cfg: Path, store: Path | str, **env: str) -> subprocess.Popen:
