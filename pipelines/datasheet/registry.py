@@ -119,7 +119,7 @@ class SheetContext:
         return [s for s in self._shards
                 if (modality is None or s.modality == modality) and (fmt is None or s.format == fmt)]
 
-    def fold(self, modality: str, fmt: str, columns: list[str], make: Callable[[], Any],
+    def fold(self, modality: str, fmt: str, columns: list[str], make: type,
              add_batch: Callable[[Any, pa.RecordBatch], None], fp: str) -> Any:
         """The scan of this version's ``modality`` shards of format ``fmt``: the parent's stored
         scan plus the shards this version adds when that is possible (see
@@ -130,7 +130,7 @@ class SheetContext:
         acc, shards = None, None
         parent = self.lineage[1] if self.incremental and len(self.lineage) > 1 else None
         if parent is not None:
-            acc = state.read(self.store, type(make()), self.manifest.dataset, parent.version, modality, fp)
+            acc = state.read(self.store, make, self.manifest.dataset, parent.version, modality, fp)
             if acc is not None:
                 diff = diff_versions(self.vs, parent, self.manifest)
                 if diff.removed:
