@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa
 
-from schemas.manifest import SHARD_LIST_MAX_ROWS, SHARD_LIST_SCHEMA, Manifest, ShardListRef
+from schemas.manifest import SHARD_LIST_MAX_ROWS, SHARD_LIST_SCHEMA, Manifest, ShardListRef, list_totals
 from storage.base import ObjectInfo, ObjectStore
 from storage.layout import manifest_key, run_info_key, shard_prefix, shardlist_key
 from storage.merkle import shards_root
@@ -169,10 +169,9 @@ def write_list(store: ObjectStore, key: str, cols: dict[str, list]) -> ShardList
     """Write one shard list and return its ShardListRef, as VersionStore._write_list does."""
     table = pa.table(cols, schema=SHARD_LIST_SCHEMA)
     info = write_parquet_object(store, key, table)
-    return ShardListRef(key=key, sha256=info.sha256, bytes=info.bytes, shards=len(cols["key"]),
-                        rows=sum(cols["rows"]), data_bytes=sum(cols["bytes"]),
+    return ShardListRef(key=key, sha256=info.sha256, bytes=info.bytes,
                         merkle_root=shards_root(zip(cols["key"], cols["sha256"])),
-                        modalities=sorted(set(cols["modality"])))
+                        **list_totals(table.to_pylist()))
 
 
 def manifest_for(dataset: str, version: int, run: str, lists: list[ShardListRef],
@@ -246,6 +245,7 @@ def synthesize_history(store: ObjectStore, dataset: str, shards: int, *,
         if not store.put_if_absent(manifest_key(dataset, parent.version),
                                    json_bytes(parent.model_dump(mode="json")), "application/json"):
             raise RuntimeError(f"{dataset}@{parent.version} exists already: use an empty store")
+        vs.mark_committed(dataset, parent.version, run)
         done += n
     if parent is not None:
         vs.tag(dataset, "latest", parent.version)

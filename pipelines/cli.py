@@ -140,12 +140,22 @@ def datasets_list(store: StoreOpt = None) -> None:
     console.print(table)
 
 
+#: Versions of the lineage ``kho datasets show`` lists unless told otherwise.
+SHOW_LINEAGE = 10
+
+
 @datasets_app.command("show")
 def datasets_show(spec: Annotated[str, typer.Argument(help="NAME[@REF], REF a version id or a ref; default latest.")],
                   store: StoreOpt = None,
-                  as_json: Annotated[bool, typer.Option("--json", help="Print the raw manifest.")] = False) -> None:
-    """Show one version: its lineage (every parent version and the run that made it), the
-    sources of all of them, totals by modality and format, and the Merkle root."""
+                  as_json: Annotated[bool, typer.Option("--json", help="Print the raw manifest.")] = False,
+                  lineage: Annotated[int, typer.Option(
+                      min=0, help="How many versions of the lineage to list, newest first (0: all of them; "
+                                  "each one is a manifest read).")] = SHOW_LINEAGE) -> None:
+    """Show one version: its lineage (the last --lineage parent versions and the runs that
+    made them), their sources, totals by modality and format, and the Merkle root.
+
+    The totals come from the manifest alone, so a version of 10^8 shards shows as fast as one
+    of ten (versions committed before per-format totals existed read their shard lists)."""
     vs = _versions(store)
     m = vs.manifest(VersionRef.parse(spec))
     if as_json:
@@ -155,26 +165,28 @@ def datasets_show(spec: Annotated[str, typer.Argument(help="NAME[@REF], REF a ve
     console.print(f"code {m.code_version}  run {m.run_id or '-'}  config {m.config_hash[:12] or '-'}")
     console.print(f"merkle root {m.merkle_root}")
     _report_line(vs, m)
-    by = {}
-    for s in vs.shards(m):
-        k = (s.modality, s.format)
-        n, r, b = by.get(k, (0, 0, 0))
-        by[k] = (n + 1, r + s.rows, b + s.bytes)
+    by = vs.format_totals(m)
     table = _table("modality", "format", "shards", "rows", "bytes", right=("shards", "rows", "bytes"))
     for (mod, fmt), (n, r, b) in sorted(by.items()):
         table.add_row(mod, fmt, f"{n:,}", f"{r:,}", _human(b))
     console.print(table)
-    chain, broken = _lineage(vs, m)
-    lineage = _table("version", "created", "run", "sources", "rows", "rows added",
-                     title=f"lineage of {m.dataset}@{m.version} (newest first)", right=("rows", "rows added"))
-    for i, v in enumerate(chain):
+    # one manifest beyond the shown ones, for the oldest shown version's "rows added"
+    chain, broken = _lineage(vs, m, limit=lineage + 1 if lineage else None)
+    more = lineage and len(chain) > lineage
+    shown = chain[:lineage] if more else chain
+    title = f"lineage of {m.dataset}@{m.version} (newest first" + (
+        f"; the last {lineage}, --lineage 0 lists all)" if more else ")")
+    table = _table("version", "created", "run", "sources", "rows", "rows added", title=title,
+                   right=("rows", "rows added"))
+    for i, v in enumerate(shown):
         below = chain[i + 1].total_rows if i + 1 < len(chain) else 0
-        lineage.add_row(v.version, f"{v.created_at:%Y-%m-%d %H:%M:%S}Z", v.run_id or "-",
-                        ", ".join(s.name for s in v.sources) or "-", f"{v.total_rows:,}",
-                        f"{v.total_rows - below:+,}" if i + 1 < len(chain) or not broken else "?")
-    if broken:
-        lineage.add_row(broken[0], "?", "?", Text(broken[1]), "?", "?")
-    console.print(lineage)
+        table.add_row(v.version, f"{v.created_at:%Y-%m-%d %H:%M:%S}Z", v.run_id or "-",
+                      ", ".join(s.name for s in v.sources) or "-", f"{v.total_rows:,}",
+                      f"{v.total_rows - below:+,}" if i + 1 < len(chain) or not broken else "?")
+    if broken and not more:
+        table.add_row(broken[0], "?", "?", Text(broken[1]), "?", "?")
+    console.print(table)
+    chain = shown
     sources = [(v, s) for v in chain for s in v.sources]
     if sources:
         src = _table("source", "uri", "inputs", "kept", "version", "run", right=("inputs", "kept"),
@@ -184,14 +196,15 @@ def datasets_show(spec: Annotated[str, typer.Argument(help="NAME[@REF], REF a ve
         console.print(src)
 
 
-def _lineage(vs: VersionStore, m) -> tuple[list, tuple[str, str] | None]:
-    """``m`` and its ancestors, newest first, following each manifest's ``parent``.
+def _lineage(vs: VersionStore, m, limit: int | None = None) -> tuple[list, tuple[str, str] | None]:
+    """``m`` and its ancestors, newest first, following each manifest's ``parent``, at most
+    ``limit`` manifests (None: back to the first version).
 
     If an ancestor cannot be read, the chain stops there and the second item says which
     one and why: (version, problem)."""
     chain, seen = [m], {m.version}
     parent = m.parent
-    while parent:
+    while parent and (limit is None or len(chain) < limit):
         if parent in seen:
             return chain, (parent, f"parent loop at {parent}: the manifests disagree, run `kho verify`")
         seen.add(parent)
@@ -465,7 +478,8 @@ def _beam_parser():
     return parser
 
 
-def check_beam_args(args: list[str], own_options: Sequence[str] = (), command: str = "kho ingest") -> list[str]:
+def check_beam_args(args: list[str], own_options: Sequence[str] = (), command: str = "kho ingest",
+                    positional: str = "one config file") -> list[str]:
     """Return ``args`` if Beam knows every option in them, else raise UnknownOptionError.
 
     The error names the closest valid option, Kho's (``own_options``) or Beam's: a typo such
@@ -480,7 +494,7 @@ def check_beam_args(args: list[str], own_options: Sequence[str] = (), command: s
     options = [u for u in unknown if u.startswith("-")]
     if not options:
         raise UnknownOptionError(
-            f"unexpected argument {unknown[0]!r}: {command} takes one config file; "
+            f"unexpected argument {unknown[0]!r}: {command} takes {positional}; "
             "options go as --name=value")
     name = options[0].split("=", 1)[0]
     known = list(own_options) + [o for a in parser._actions for o in a.option_strings]
@@ -698,19 +712,34 @@ def sources_status(registry: RegistryOpt = Path("sources.yaml"), store: StoreOpt
             console.print(f"{r.name}: {note}", markup=False, highlight=False)
 
 
-@sources_app.command("run")
-def sources_run(name: Annotated[str, typer.Argument(help="The source's name in the registry.")],
+@sources_app.command("run", cls=BeamPassthroughCommand,
+                     context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sources_run(ctx: typer.Context,
+                name: Annotated[str, typer.Argument(help="The source's name in the registry.")],
                 registry: RegistryOpt = Path("sources.yaml"), store: StoreOpt = None) -> None:
     """Crawl (kind crawl), ingest and verify one source: the step a scheduler (CronJob, Airflow)
-    runs. Exits non-zero when any step fails; safe to rerun (the ledgers skip what is done)."""
+    runs. Exits non-zero when any step fails; safe to rerun (the ledgers skip what is done).
+
+    Extra options go to the ingest's Beam pipeline, as with `kho ingest`: e.g.
+    `kho sources run baomoi --runner=PortableRunner --job_endpoint=HOST:8099
+    --environment_type=EXTERNAL --environment_config=localhost:50000` (deploy/runners/ has
+    them as argv lists); unknown options are errors, and anything after a bare `--` goes to
+    Beam unchecked."""
     from pipelines.config import load_ingest_config
     from pipelines.sources.registry import load_registry
     from pipelines.sources.run import run_source
 
+    try:
+        beam_args = check_beam_args(list(ctx.args), _own_options(ctx), command="kho sources run",
+                                    positional="one source name")
+    except UnknownOptionError as exc:
+        err_console.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
+        raise typer.Exit(2) from None
     reg = load_registry(registry)
     entry = reg.get(name)
     cfg = load_ingest_config(reg.path(entry.ingest))
-    result = run_source(reg, name, open_store(store or cfg.store))
+    result = run_source(reg, name, open_store(store or cfg.store),
+                        beam_args=beam_args + ctx.meta.get(_PASSTHROUGH, []))
     for step in result.steps:
         console.print(f"{name}: {step}", markup=False, highlight=False)
 

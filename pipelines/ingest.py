@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import tempfile
 import threading
@@ -75,6 +76,28 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
     return opts
 
 
+_SECRET_OPTION = re.compile(r"secret|password|token|credential|access_key|private_key", re.IGNORECASE)
+
+
+def recorded_args(beam_args: list[str]) -> list[str]:
+    """The Beam options as a run records them in run.json (which runner and settings made a
+    version), with the values of options that look like secrets replaced by ``***``."""
+    out = []
+    hide_next = False
+    for arg in beam_args:
+        if hide_next:
+            out.append("***")
+            hide_next = False
+            continue
+        name, sep, _ = arg.partition("=")
+        if name.startswith("-") and _SECRET_OPTION.search(name):
+            out.append(f"{name}=***" if sep else name)
+            hide_next = not sep
+        else:
+            out.append(arg)
+    return out
+
+
 def repair_dataset(vs: VersionStore, dataset: str) -> None:
     """Finish what a run killed after its commit point left undone: move ``latest`` to the
     highest version and rebuild that version's run stats and report."""
@@ -135,10 +158,12 @@ def run_ingest(cfg: BaseIngestConfig, store: ObjectStore, beam_args: list[str] |
                     "(a run killed hard frees its inputs after KHO_LEASE_TTL_S seconds)")
             log.info("nothing new to ingest: all %d inputs are in the ledger", len(skipped))
             return IngestResult(run_id, None, None, skipped, None, held)
+        opts = pipeline_options(beam_args or [])
         store.put_bytes(run_info_key(run_id), json_bytes(
             {"run_id": run_id, "dataset": cfg.dataset, "started": datetime.now(timezone.utc).isoformat(),
-             "code_version": code_version(), "inputs": len(units)}), "application/json")
-        opts = pipeline_options(beam_args or [])
+             "code_version": code_version(), "inputs": len(units),
+             "runner": opts.view_as(StandardOptions).runner, "beam_args": recorded_args(beam_args or [])}),
+            "application/json")
         local = opts.view_as(StandardOptions).runner in LOCAL_RUNNERS
         progress_dir = tempfile.mkdtemp(prefix="kho-progress-") if local and on_progress else None
         p = beam.Pipeline(options=opts)

@@ -188,8 +188,8 @@ def _store_inputs(src: SourceConfig, store: ObjectStore) -> list[tuple[str, str,
 
 
 def committed_runs(vs: VersionStore, dataset: str) -> set[str]:
-    """Run ids that produced a version of ``dataset``."""
-    return {vs.manifest(f"{dataset}@{v}").run_id for v in vs.versions(dataset)}
+    """Run ids that produced a version of ``dataset`` (names listed, manifests not read)."""
+    return set(vs.committed_runs(dataset).values())
 
 
 def list_units(cfg: IngestConfig, store: ObjectStore) -> list[WorkUnit]:

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MANIFEST_FORMAT = "kho.manifest/2"
 SHARD_LIST_MAX_ROWS = 50_000
+#: Formats whose rows are records (the others, e.g. a WebDataset tar's Parquet index, describe them).
+PRIMARY_FORMATS = ("parquet", "webdataset")
 
 SHARD_LIST_SCHEMA = pa.schema([
     pa.field("key", pa.string(), nullable=False),
@@ -30,7 +32,12 @@ SHARD_LIST_SCHEMA = pa.schema([
 
 
 class ShardListRef(BaseModel):
-    """One shard list object, with enough totals to plan work without opening it."""
+    """One shard list object, with enough totals to plan work without opening it.
+
+    ``formats``: ``"<modality>/<format>" -> [shards, rows, bytes]`` of the list, so that
+    ``kho datasets show`` sums these instead of reading the lists (one manifest read). None in
+    manifests written before it existed; :meth:`Manifest.fields` then leaves it out, so those
+    manifests keep the root they were committed with."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -42,6 +49,25 @@ class ShardListRef(BaseModel):
     data_bytes: int
     merkle_root: str
     modalities: list[str] = Field(default_factory=list)
+    formats: dict[str, tuple[int, int, int]] | None = None
+
+
+def list_totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The totals a :class:`ShardListRef` records for shard-list ``rows`` (the commit writes
+    them, ``kho verify`` recomputes them): only primary formats count as rows."""
+    by: dict[tuple[str, str], list[int]] = {}
+    for r in rows:
+        t = by.setdefault((r["modality"], r["format"]), [0, 0, 0])
+        t[0] += 1
+        t[1] += r["rows"]
+        t[2] += r["bytes"]
+    return {
+        "shards": len(rows),
+        "rows": sum(r["rows"] for r in rows if r["format"] in PRIMARY_FORMATS),
+        "data_bytes": sum(r["bytes"] for r in rows),
+        "modalities": sorted({r["modality"] for r in rows}),
+        "formats": {f"{m}/{f}": (n, k, b) for (m, f), (n, k, b) in sorted(by.items())},
+    }
 
 
 class SourceSummary(BaseModel):
@@ -76,7 +102,11 @@ class Manifest(BaseModel):
 
     def fields(self) -> dict[str, Any]:
         """Every field but the root, as JSON data: what format 2's root covers besides the lists."""
-        return self.model_dump(mode="json", exclude={"merkle_root"})
+        data = self.model_dump(mode="json", exclude={"merkle_root"})
+        for ref in data["shard_lists"]:
+            if ref.get("formats") is None:
+                ref.pop("formats", None)
+        return data
 
     def expected_root(self, list_roots: list[str] | None = None) -> str:
         """The root this manifest should carry, from ``list_roots`` (default: as recorded)."""

@@ -2,6 +2,8 @@
 
     datasets/<name>/versions/<version>.json        manifest: the commit point, never rewritten
     datasets/<name>/refs/<ref>                      "<version> <manifest root>" (conveniences)
+    datasets/<name>/committed/<version>=<run>       empty: which run made each version (a listing
+                                                    tells an ingest every committed run)
     datasets/<name>/shardlists/<run>-<n>.parquet    shard lists, named by the run that wrote them
     datasets/<name>/shards/<modality>/<run>/...     shards
     runs/<run>/                                     run.json, stats, report, run tables
@@ -45,6 +47,16 @@ def manifest_key(dataset: str, version: str) -> str:
 
 def versions_prefix(dataset: str) -> str:
     return f"{dataset_prefix(dataset)}/versions"
+
+
+def committed_prefix(dataset: str) -> str:
+    """Empty markers ``<version>=<run>``, one per version, written after its commit point, so
+    that the runs that committed are one listing of names, not a read of every manifest."""
+    return f"{dataset_prefix(dataset)}/committed"
+
+
+def committed_marker_key(dataset: str, version: str, run_id: str) -> str:
+    return f"{committed_prefix(dataset)}/{check_name('version', version)}={run_id}"
 
 
 def ref_key(dataset: str, ref: str) -> str:

@@ -347,20 +347,30 @@ def _pull_unit(vs: VersionStore, unit: tuple[ShardInfo, ...], dest: Path, where:
     return (shard.rows if rows < 0 else rows), shard.bytes
 
 
-def check_manifest(vs: VersionStore, manifest: Manifest) -> None:
+def check_manifest(vs: VersionStore, manifest: Manifest) -> list[pa.Table]:
     """Refuse a version whose manifest does not match its own root or its anchors (refs, child):
-    recomputes every list's root from the lists (whose bytes are checked against the manifest)."""
+    recomputes every list's root from the lists (whose bytes are checked against the manifest).
+
+    Returns the lists it read, in manifest order, so a pull plans from them without a second read."""
     from storage.merkle import shards_root
     from storage.verify import anchor_problems
 
+    tables = [vs.shard_list(ref) for ref in manifest.shard_lists]
     roots = [shards_root(zip(t.column("key").to_pylist(), t.column("sha256").to_pylist()))
-             for t in (vs.shard_list(ref) for ref in manifest.shard_lists)]
+             for t in tables]
     problems = [] if manifest.expected_root(roots) == manifest.merkle_root else [
         "its Merkle root does not match its shard lists and fields"]
     problems += anchor_problems(vs, manifest)
     if problems:
         raise IntegrityError(f"{manifest.dataset}@{manifest.version} failed its integrity check "
                              f"({'; '.join(problems)}); nothing pulled; run `kho verify`")
+    return tables
+
+
+def checked_shards(tables: list[pa.Table], modality: str | None = None) -> list[ShardInfo]:
+    """The shards of lists :func:`check_manifest` returned (of one modality, if given)."""
+    return [ShardInfo(**row) for t in tables for row in t.to_pylist()
+            if modality is None or row["modality"] == modality]
 
 
 def pull_version(vs: VersionStore, manifest: Manifest, dest: Path, *, modality: str | None = None,
@@ -370,13 +380,13 @@ def pull_version(vs: VersionStore, manifest: Manifest, dest: Path, *, modality: 
     """Copy a version's shards to ``dest``, skipping shards a previous pull finished."""
     if where:
         parse_where(where)  # fail before downloading anything
-    check_manifest(vs, manifest)
+    tables = check_manifest(vs, manifest)
     dest = Path(dest)
     for sub in ("pull", "tmp"):
         (sidecar(dest) / sub).mkdir(parents=True, exist_ok=True)
     report = PullReport(dest)
     todo = []
-    for unit in _work_units(list(vs.shards(manifest, modality)), where):
+    for unit in _work_units(checked_shards(tables, modality), where):
         if all(_marker(dest, s, where).exists() and _local_path(dest, s).exists() for s in unit):
             for shard in unit:
                 report.skipped.append(shard.key)
@@ -431,4 +441,4 @@ def _pull_card(vs: VersionStore, manifest: Manifest, dest: Path) -> Path | None:
     return out if copied else None
 
 
-__all__ = ["PullReport", "check_manifest", "pull_version", "sidecar"]
+__all__ = ["PullReport", "check_manifest", "checked_shards", "pull_version", "sidecar"]

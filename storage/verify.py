@@ -98,11 +98,13 @@ def verify_version(vs: VersionStore, manifest: Manifest, *, workers: int = 8,
 
 
 def _list_totals_problems(listref, shards: list[ShardInfo]) -> list[str]:
-    from storage.versions import PRIMARY_FORMATS
+    """Where the totals the manifest records for a list differ from the list (``formats`` is
+    checked only where the manifest has it: older manifests predate it)."""
+    from schemas.manifest import list_totals
 
-    want = {"shards": len(shards), "rows": sum(s.rows for s in shards if s.format in PRIMARY_FORMATS),
-            "data_bytes": sum(s.bytes for s in shards),
-            "modalities": sorted({s.modality for s in shards})}
+    want = list_totals([s.to_dict() for s in shards])
+    if listref.formats is None:
+        want.pop("formats")
     return [f"manifest says {k}={getattr(listref, k)!r}, the shard list holds {v!r}"
             for k, v in want.items() if getattr(listref, k) != v]
 

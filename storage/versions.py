@@ -23,17 +23,18 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas.manifest import SHARD_LIST_MAX_ROWS, SHARD_LIST_SCHEMA, Manifest, ShardListRef, SourceSummary
+from schemas.manifest import (PRIMARY_FORMATS, SHARD_LIST_MAX_ROWS, SHARD_LIST_SCHEMA, Manifest, ShardListRef,
+                              SourceSummary, list_totals)
 from storage.base import ObjectStore
 from storage.errors import IntegrityError, ObjectNotFoundError, StoreError, VersionNotFoundError
 from storage.faults import checkpoint
-from storage.layout import check_name, dataset_prefix, manifest_key, ref_key, shard_prefix, shardlist_key, versions_prefix
+from storage.layout import (check_name, committed_marker_key, committed_prefix, dataset_prefix, manifest_key, ref_key,
+                            shard_prefix, shardlist_key, versions_prefix)
 from storage.merkle import shards_root
 from storage.shards import ShardInfo, json_bytes, write_parquet_object
 
 log = logging.getLogger(__name__)
 
-PRIMARY_FORMATS = ("parquet", "webdataset")
 COMMIT_ATTEMPTS = 8
 
 __all__ = ["CommitConflictError", "PRIMARY_FORMATS", "VersionRef", "VersionStore", "check_name",
@@ -115,6 +116,38 @@ class VersionStore:
         version = self.resolve(ref)
         return Manifest.model_validate_json(self.store.get_bytes(manifest_key(ref.dataset, version)))
 
+    def committed_runs(self, dataset: str) -> dict[str, str]:
+        """Version -> the run id that committed it, for every version of ``dataset``.
+
+        Two listings of names (``versions/`` and ``committed/``) instead of a read of every
+        manifest: each commit leaves an empty ``<version>=<run>`` marker after its commit point.
+        A version without one (committed before markers existed, or by a run killed right after
+        its commit point) has its manifest read once and its marker written, when the store
+        allows writes."""
+        marked: dict[str, str] = {}
+        for name in self.store.list_children(committed_prefix(dataset)):
+            version, sep, run = name.partition("=")
+            if sep:
+                marked[version] = run
+        out = {}
+        for version in self.versions(dataset):
+            if version not in marked:
+                run = self.manifest(VersionRef(dataset, version)).run_id
+                self.mark_committed(dataset, version, run)
+                marked[version] = run
+            out[version] = marked[version]
+        return out
+
+    def mark_committed(self, dataset: str, version: str, run_id: str) -> None:
+        """Write the ``committed/<version>=<run>`` marker (empty, idempotent). Never raises:
+        it runs after the commit point, and a missing marker only costs the next reader one
+        manifest read (it writes the marker then)."""
+        try:
+            self.store.put_bytes(committed_marker_key(dataset, version, run_id), b"", "application/octet-stream")
+        except StoreError as exc:
+            log.warning("could not write the committed marker of %s@%s (%s); the next ingest will", dataset,
+                        version, exc)
+
     def shard_list(self, listref: ShardListRef, *, check: bool = True) -> pa.Table:
         """One shard list as a table; ``check`` compares its bytes with the manifest's hash."""
         data = self.store.get_bytes(listref.key)
@@ -131,6 +164,20 @@ class VersionStore:
             for row in self.shard_list(listref).to_pylist():
                 if modality is None or row["modality"] == modality:
                     yield ShardInfo(**row)
+
+    def format_totals(self, manifest: Manifest) -> dict[tuple[str, str], tuple[int, int, int]]:
+        """(modality, format) -> (shards, rows, bytes) of a version: from the manifest alone,
+        reading only lists whose reference predates per-format totals (old versions)."""
+        by: dict[tuple[str, str], tuple[int, int, int]] = {}
+        for ref in manifest.shard_lists:
+            formats = ref.formats
+            if formats is None:
+                formats = list_totals(self.shard_list(ref).to_pylist())["formats"]
+            for name, (shards, rows, size) in formats.items():
+                key = tuple(name.split("/", 1))
+                n, r, b = by.get(key, (0, 0, 0))
+                by[key] = (n + shards, r + rows, b + size)
+        return by
 
     # -- writing -----------------------------------------------------------------------
     def commit(self, dataset: str, new_shards: Iterable[ShardInfo], *, parent: str | None = "latest",
@@ -210,19 +257,24 @@ class VersionStore:
                                         json_bytes(manifest.model_dump(mode="json")), "application/json"):
             raise CommitConflictError(f"{dataset}@{version} was committed by another run first")
         checkpoint("after_commit_point")
+        self.mark_committed(dataset, version, run_id)
         for ref in refs:
-            self.tag(dataset, ref, version)
+            self.tag(dataset, ref, version, root=manifest.merkle_root)
         log.info("committed %s@%s: %d shards, %d rows", dataset, version,
                  manifest.total_shards, manifest.total_rows)
         return manifest
 
-    def tag(self, dataset: str, ref: str, version: str) -> None:
-        """Point ``ref`` at an existing version (the ref records the version's root too)."""
-        try:
-            m = Manifest.model_validate_json(self.store.get_bytes(manifest_key(dataset, version)))
-        except ObjectNotFoundError:
-            raise VersionNotFoundError(f"cannot tag {dataset}@{version}: no such version") from None
-        self.store.put_text(ref_key(dataset, ref), f"{version} {m.merkle_root}\n")
+    def tag(self, dataset: str, ref: str, version: str, *, root: str | None = None) -> None:
+        """Point ``ref`` at an existing version (the ref records the version's root too).
+
+        ``root``: the version's Merkle root when the caller holds its manifest (the commit
+        that just wrote it), which saves reading the manifest back."""
+        if root is None:
+            try:
+                root = Manifest.model_validate_json(self.store.get_bytes(manifest_key(dataset, version))).merkle_root
+            except ObjectNotFoundError:
+                raise VersionNotFoundError(f"cannot tag {dataset}@{version}: no such version") from None
+        self.store.put_text(ref_key(dataset, ref), f"{version} {root}\n")
 
     def repair_refs(self, dataset: str) -> str | None:
         """Move ``latest`` to the highest version if a crash left it behind; return the old target."""
@@ -254,13 +306,9 @@ class VersionStore:
     def _write_list(self, key: str, rows: list[dict[str, Any]]) -> ShardListRef:
         table = pa.Table.from_pylist(rows, schema=SHARD_LIST_SCHEMA)
         info = write_parquet_object(self.store, key, table)
-        primary = [r for r in rows if r["format"] in PRIMARY_FORMATS]
-        return ShardListRef(
-            key=key, sha256=info.sha256, bytes=info.bytes, shards=len(rows),
-            rows=sum(r["rows"] for r in primary), data_bytes=sum(r["bytes"] for r in rows),
-            merkle_root=shards_root((r["key"], r["sha256"]) for r in rows),
-            modalities=sorted({r["modality"] for r in rows}),
-        )
+        return ShardListRef(key=key, sha256=info.sha256, bytes=info.bytes,
+                            merkle_root=shards_root((r["key"], r["sha256"]) for r in rows),
+                            **list_totals(rows))
 
 
 def _version_sort_key(version: str) -> tuple[int, str]:

@@ -43,8 +43,8 @@ def test_a_small_all_text_plan_matches_the_hand_computed_figures() -> None:
     assert p.shard_lists == 19
     # 931,323 x 41.9 B = 39,022,433.7 -> 39,022,434 B
     assert p.shard_list_bytes == 39_022_434
-    # 628 B + 19 x 427 B = 628 + 8,113
-    assert p.manifest_bytes == 8_741
+    # 628 B + 19 x 653 B = 628 + 12,407
+    assert p.manifest_bytes == 13_035
     # U = 10^15 + 39,022,434 (no run tables)
     assert p.usable_bytes == 1_000_000_039_022_434
     # R = U x 16/12 / 0.8 = U x 5/3 = 1,666,666,731,704,056.7 B; / 10^13 = 166.67 -> 167 drives

@@ -136,10 +136,10 @@ def _text_config(folder: Path) -> Path:
 
 
 def _compare(name: str, cfg: Path, dataset: str, tmp: Path, runs: dict[str, list[str]],
-             pool: BeamWorkerPool) -> dict[str, Any]:
+             pool: BeamWorkerPool) -> tuple[dict[str, Any], dict[str, int]]:
     """Ingest ``cfg`` once per runner (store ``store-<runner>`` relative to ``tmp``) and check
-    every run's version contents equal the first's; returns the first's, logs the wall times
-    and how many SDK workers the pool started for each run."""
+    every run's version contents equal the first's; returns the first's and how many SDK
+    workers the pool started for each run (and logs them with the wall times)."""
     first: dict[str, Any] | None = None
     walls, workers = {}, {}
     for label, args in runs.items():
@@ -157,7 +157,7 @@ def _compare(name: str, cfg: Path, dataset: str, tmp: Path, runs: dict[str, list
     log.info("%s wall times (s, one run each, info only): %s; SDK workers started: %s", name,
              {k: round(v, 1) for k, v in walls.items()}, workers)
     assert first is not None
-    return first
+    return first, workers
 
 
 def _portable(endpoint: str, pool: BeamWorkerPool, *extra: str) -> list[str]:
@@ -176,8 +176,13 @@ def test_text_ingest_through_external_sdk_workers_equals_the_fnapi_runner(tmp_pa
     runs = {"fnapi": [], "portable-embed": [], "portable-jobservice-p2": []}
     with BeamWorkerPool() as pool, BeamJobService() as jobs:
         runs["portable-embed"] = _portable("embed", pool)
-        runs["portable-jobservice-p2"] = _portable(jobs.address, pool, "--sdk_worker_parallelism=2")
-        first = _compare("text", cfg, "golden", tmp_path, runs, pool)
+        # Beam's Python job service reads --direct_num_workers (not --sdk_worker_parallelism,
+        # which only the Flink and Spark job servers read): two SDK workers from the pool,
+        # each given part of every stage's data.
+        runs["portable-jobservice-p2"] = _portable(jobs.address, pool, "--sdk_worker_parallelism=2",
+                                                   "--direct_num_workers=2")
+        first, workers = _compare("text", cfg, "golden", tmp_path, runs, pool)
+    assert workers["portable-jobservice-p2"] >= 2, workers
     # The determinism test's digests too (ids, hashes, signals, reasons, duplicate choices).
     digests = {label: decisions(st, _result(st, "golden"))
                for label in runs for st in [LocalStore(tmp_path / f"store-{label}")]}
@@ -202,8 +207,8 @@ def test_image_ingest_through_external_sdk_workers_equals_the_fnapi_runner(tmp_p
         {"name": "photos", "format": "image_folder", "paths": [f"{root}/*"]},
         {"name": "list", "format": "image_list", "paths": [f"{root}/list.jsonl"]}]}))
     with BeamWorkerPool() as pool:
-        first = _compare("image", cfg, "img", tmp_path,
-                         {"fnapi": [], "portable-embed": _portable("embed", pool)}, pool)
+        first, _ = _compare("image", cfg, "img", tmp_path,
+                            {"fnapi": [], "portable-embed": _portable("embed", pool)}, pool)
     assert first["totals"]["reconciles"] and first["total_rows"] == len(first["kept"]) > 0
     assert first["duplicates"] and first["quarantine"]
 

@@ -18,6 +18,7 @@ from pipelines.sources.registry import RegistryError, check_cron, load_registry
 from pipelines.sources.status import registry_status, source_status
 from storage.layout import crawl_run_prefix, run_info_key
 from storage.local import LocalStore
+from storage.versions import VersionStore
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "pipelines" / "configs" / "sources.yaml"
@@ -199,6 +200,30 @@ def test_cli_run_unknown_source_fails(tmp_path):
     res = CliRunner().invoke(app, ["sources", "run", "nope", "--registry", str(EXAMPLE),
                                    "--store", str(tmp_path / "s")])
     assert res.exit_code != 0 and isinstance(res.exception, RegistryError)
+
+
+def test_cli_run_passes_beam_options_to_the_ingest_and_refuses_unknown_ones(tmp_path, files_registry):
+    store = tmp_path / "store"
+    runner = CliRunner()
+    bad = runner.invoke(app, ["sources", "run", "drop", "--registry", str(files_registry), "--store", str(store),
+                              "--direct_num_workerz=2"])
+    assert bad.exit_code == 2 and "did you mean --direct_num_workers" in bad.output
+    assert not (store / "datasets").exists()  # refused before anything ran
+    ok = runner.invoke(app, ["sources", "run", "drop", "--registry", str(files_registry), "--store", str(store),
+                             "--direct_running_mode=multi_threading", "--direct_num_workers=2"])
+    assert ok.exit_code == 0, ok.output
+    run_id = VersionStore(LocalStore(store)).manifest("vi-drop@latest").run_id
+    info = json.loads(LocalStore(store).get_text(run_info_key(run_id)))
+    assert info["runner"] == "FnApiRunner"
+    assert info["beam_args"] == ["--direct_running_mode=multi_threading", "--direct_num_workers=2"]
+
+
+def test_a_run_records_its_beam_options_with_secrets_hidden() -> None:
+    from pipelines.ingest import recorded_args
+
+    assert recorded_args(["--runner=FlinkRunner", "--s3_secret_access_key=abc", "--s3_access_key_id", "AK",
+                          "--parallelism=8"]) == [
+        "--runner=FlinkRunner", "--s3_secret_access_key=***", "--s3_access_key_id", "***", "--parallelism=8"]
 
 
 # -- a crawl source, end to end on the local test sites ------------------------------------

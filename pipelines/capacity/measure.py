@@ -61,7 +61,10 @@ def manifest_bytes(lists: int) -> int:
     refs = [ShardListRef(key=f"datasets/{_DATASET}/shardlists/{_RUN}-v{n + 1}-{n:04d}.parquet",
                          sha256=_sha(f"list{n}"), bytes=2_050_000 + n, shards=SHARD_LIST_MAX_ROWS,
                          rows=75_000_000 + n, data_bytes=26_000_000_000_000 + n,
-                         merkle_root=_sha(f"root{n}"), modalities=["video"])
+                         merkle_root=_sha(f"root{n}"), modalities=["video"],
+                         formats={"video/wds-index": (SHARD_LIST_MAX_ROWS // 2, 75_000_000 + n, 10_000_000 + n),
+                                  "video/webdataset": (SHARD_LIST_MAX_ROWS // 2, 75_000_000 + n,
+                                                       25_990_000_000_000 + n)})
             for n in range(lists)]
     m = Manifest(dataset=_DATASET, version=f"v{max(lists, 1)}", parent="v1", parent_root=_sha("parent"),
                  created_at="2026-12-03T08:15:00Z", code_version="0.1.0+g0123abcd", config_hash=_sha("cfg"),
