@@ -355,6 +355,104 @@ def loglog_svg(rows: list[dict[str, Any]], ops: list[str], title: str) -> str:
             + "".join(body) + "</svg>\n")
 
 
+# -- the tables of docs/scale.md ---------------------------------------------------------------
+#: (op, label) in the order docs/scale.md lists them.
+TABLE_OPS = [
+    ("commit_1000_shards", "commit a version of 1,000 new shards"),
+    ("resolve_manifest", "resolve `latest` + read the manifest"),
+    ("show", "`kho datasets show` (totals + 10 versions of lineage)"),
+    ("plan_pull_where", "plan `pull --where`"),
+    ("plan_verify", "plan `verify` (no shard bytes)"),
+    ("ingest_committed_runs", "ingest planning: `committed_runs`"),
+    ("mark_old_every_list_of_every_version", "gc mark **before** (every list of every version)"),
+    ("mark_full_distinct_lists", "gc mark, full audit (each distinct list once)"),
+    ("mark_by_runs_after_3_commits", "gc mark, by runs, after 3 commits"),
+    ("gc_full_audit", "gc pass, `--full` audit (modeled above the objects)"),
+    ("gc_by_runs_first_pass", "gc pass, by runs, first (no checkpoint yet)"),
+    ("gc_by_runs_steady", "**gc pass, by runs, steady** (3 commits + 1 crash since the last)"),
+]
+
+
+def _secs(x: float | None) -> str:
+    """Seconds as the tables print them: 2 significant digits, 3 decimals below 0.01."""
+    if x is None:
+        return "–"
+    if x < 0.01:
+        return f"{x:.3f}"
+    if x < 10:
+        return f"{x:.2g}" if x >= 1 else f"{x:.2f}"
+    return f"{x:,.0f}"
+
+
+def _at(x: float | None) -> str:
+    """A 10^8 extrapolation in the unit that reads best."""
+    if x is None:
+        return "–"
+    if x >= 3600:
+        return f"{x / 3600:.1f} h"
+    if x >= 120:
+        return f"{x / 60:.1f} min"
+    if x >= 10:
+        return f"{x:.0f} s"
+    return f"{x:.2g} s" if x >= 1 else f"{x:.2f} s"
+
+
+def _per_n_seconds(rows: list[dict[str, Any]], op: str) -> dict[int, float]:
+    """Seconds per N as summarize() fits them (the listings added where shard objects were left out)."""
+    base = _baseline_seconds(rows)
+    out = {}
+    for r in rows:
+        if op == "full_list":
+            out[r["n"]] = base[r["n"]]["seconds"]
+        elif op in r["ops"]:
+            sec = r["ops"][op]["seconds"]
+            if op in LISTS_SHARDS and not r["shard_objects"]:
+                sec += r["n"] * base[r["n"]]["seconds"] / max(base[r["n"]]["keys"], 1)
+            out[r["n"]] = sec
+    return out
+
+
+def markdown_tables(data: dict[str, Any]) -> str:
+    """The seconds table and the counts table of docs/scale.md, from a scale.json."""
+    legs, growth = data["figures"]["per_n"], data["figures"]["growth"]
+    local, s3 = legs.get("local", []), legs.get("s3", [])
+    ns_l, ns_s = [r["n"] for r in local], [r["n"] for r in s3]
+    exp = lambda n: f"10^{round(math.log10(n))}"  # noqa: E731
+    head = (["operation"] + [f"local {exp(n)}" if i == 0 else exp(n) for i, n in enumerate(ns_l)]
+            + [f"S3 {exp(n)}" if i == 0 else exp(n) for i, n in enumerate(ns_s)]
+            + ["slope of seconds (local / S3)", "slope of bytes read", "at 10^8, local", "at 10^8, S3"])
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "--:|" * (len(head) - 1)]
+    for op, label in TABLE_OPS + [("full_list", "baseline: one full LIST of the bucket")]:
+        sl, ss = _per_n_seconds(local, op), _per_n_seconds(s3, op)
+        gl, gs = growth.get("local", {}).get(op, {}), growth.get("s3", {}).get(op, {})
+        if op == "full_list":
+            est_l = {int(k) for k, v in growth.get("local", {}).get("_baseline_full_list_seconds", {}).items()
+                     if v["estimated"]}
+            est_s = {int(k) for k, v in growth.get("s3", {}).get("_baseline_full_list_seconds", {}).items()
+                     if v["estimated"]}
+            cells = [_secs(sl.get(n)) + ("*" if n in est_l else "") for n in ns_l]
+            cells += [_secs(ss.get(n)) + ("*" if n in est_s else "") for n in ns_s]
+            cells += ["1", "–", _at(gl.get("at_1e8_seconds")), _at(gs.get("at_1e8_seconds"))]
+        else:
+            cells = [_secs(sl.get(n)) for n in ns_l] + [_secs(ss.get(n)) for n in ns_s]
+            slopes = f"{gl.get('slope_seconds', '–')} / {gs.get('slope_seconds', '–')}"
+            sb = gl.get("slope_bytes_read") if op not in LISTS_SHARDS else None
+            cells += [slopes, "–" if sb is None else f"{sb:.2f}", _at(gl.get("at_1e8_seconds_model")),
+                      _at(gs.get("at_1e8_seconds_model"))]
+        lines.append("| " + " | ".join([label] + cells) + " |")
+    lines += ["", "| operation | N | objects read | bytes read | LIST calls | keys listed | one-level names |",
+              "|---|--:|--:|--:|--:|--:|--:|"]
+    for op, label in TABLE_OPS:
+        have = [r for r in local if op in r["ops"]]
+        if not have:
+            continue
+        r = have[-1]
+        c = r["ops"][op]
+        lines.append(f"| {label} | {exp(r['n'])} | {c['objects_read']:,} | {c['bytes_read']:,} | "
+                     f"{c['list_calls']:,} | {c['keys_listed']:,} | {c['children_listed']:,} |")
+    return "\n".join(lines) + "\n"
+
+
 # -- main --------------------------------------------------------------------------------------
 def _sizes(text: str) -> list[int]:
     return [int(float(s)) for s in text.split(",") if s.strip()]
@@ -414,8 +512,13 @@ def main() -> None:
     ap.add_argument("--name", default="scale")
     ap.add_argument("--merge", default="", help="combine earlier results (comma-separated names) "
                                                   "into NAME.json instead of running")
+    ap.add_argument("--tables", action="store_true",
+                    help="print docs/scale.md's two tables from results/NAME.json instead of running")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.tables:
+        print(markdown_tables(json.loads((results_dir() / f"{args.name}.json").read_text())), end="")
+        return
     if args.merge:
         legs, inputs = {}, {}
         for part in args.merge.split(","):

@@ -217,7 +217,11 @@ class VersionStore:
 
         The parent's shard lists that lose nothing are reused as they are; only lists that
         lose shards are rewritten, and the new shards get lists of their own, all named by
-        ``run_id`` and the version. Raises CommitConflictError if ``v(N+1)`` exists already.
+        ``run_id`` and the version. The parent's last list, when under half full, is rewritten
+        together with the new rows, so that many small commits do not make a manifest of many
+        small lists: a version has about N / 50,000 lists whatever its commits were, and a
+        commit rewrites at most 25,000 old rows. Raises CommitConflictError if ``v(N+1)``
+        exists already.
         """
         check_name("dataset", dataset)
         version = self._next_version(dataset, parent)
@@ -236,7 +240,10 @@ class VersionStore:
                     lists.append(listref)
                 else:
                     pending.extend(kept)
-        pending.extend(s.to_dict() for s in new_shards)
+        new_rows = [s.to_dict() for s in new_shards]
+        if new_rows and lists and lists[-1].shards < SHARD_LIST_MAX_ROWS // 2:
+            pending.extend(self.shard_list(lists.pop()).to_pylist())
+        pending.extend(new_rows)
         pending.sort(key=lambda r: r["key"])
         owner = run_id or "manual"
         for n, start in enumerate(range(0, len(pending), SHARD_LIST_MAX_ROWS)):

@@ -22,7 +22,7 @@ from storage.local import LocalStore
 from storage.pull import pull_version
 from storage.shards import ParquetShardWriter, ShardInfo
 from storage.verify import verify_version
-from storage.versions import VersionStore, manifest_key, shard_prefix
+from storage.versions import VersionStore, diff_versions, manifest_key, shard_prefix
 
 SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("lang", pa.string())])
 
@@ -194,3 +194,41 @@ def test_show_lists_the_last_versions_of_a_long_lineage_unless_asked_for_all(tmp
     assert everything.exit_code == 0, everything.output
     shown = set(re.findall(r"\bv(\d+)\b", everything.output.split("lineage of")[1].split("sources of")[0]))
     assert shown == {str(n) for n in range(1, 15)}
+
+
+def test_many_small_commits_keep_one_list_and_every_version_stays_whole(store: ObjectStore, tmp_path: Path) -> None:
+    vs = VersionStore(store)
+    published: list[ShardInfo] = []
+    versions = []
+    for i in range(12):
+        shards = _shards(store, f"r{i}", 4)
+        published += shards
+        versions.append(vs.commit("news", shards, code_version="t", run_id=f"r{i}"))
+    head = versions[-1]
+    assert len(head.shard_lists) == 1  # the small tail list absorbed every commit
+    assert {s.key for s in vs.shards(head)} == {s.key for s in published}
+    assert head.total_rows == 48
+    for m in versions:  # older versions still reference the lists they were committed with
+        assert verify_version(vs, m).ok
+        assert m.total_rows == 4 * int(m.version[1:])
+    d = diff_versions(vs, versions[5], versions[6])
+    assert [s.key for s in d.added] == sorted(s.key for s in vs.shards(versions[6])
+                                              if s.key not in {x.key for x in vs.shards(versions[5])})
+    assert d.removed == [] and d.rows_added == 4
+
+
+def test_a_full_tail_list_is_reused_and_the_new_rows_get_their_own(tmp_path: Path, monkeypatch) -> None:
+    import storage.versions as versions
+
+    monkeypatch.setattr(versions, "SHARD_LIST_MAX_ROWS", 4)
+    store = LocalStore(tmp_path / "s")
+    vs = VersionStore(store)
+    first = vs.commit("news", _shards(store, "r1", 40), code_version="t", run_id="r1")
+    assert first.shard_lists[-1].shards >= 2  # half full or more: kept as it is
+    second = vs.commit("news", _shards(store, "r2", 10), code_version="t", run_id="r2")
+    assert {r.key for r in first.shard_lists} <= {r.key for r in second.shard_lists}
+    third = vs.commit("news", _shards(store, "r3", 10), code_version="t", run_id="r3")
+    kept = {r.key for r in second.shard_lists} - {r.key for r in third.shard_lists}
+    assert all(r.shards >= 2 for r in third.shard_lists[:-1])
+    assert len(kept) <= 1  # at most the small tail was rewritten
+    assert verify_version(vs, third).ok and third.total_rows == 60
