@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -55,6 +57,23 @@ class _NoListReads:
         if "/shardlists/" in key:
             raise AssertionError(f"read a shard list: {key}")
         return self.inner.get_bytes(key)
+
+
+@contextmanager
+def _recorded_reads(store: ObjectStore) -> Iterator[list[str]]:
+    """The keys ``store.get_bytes`` reads inside the block, in order."""
+    reads: list[str] = []
+    original = store.get_bytes
+
+    def recording(key: str) -> bytes:
+        reads.append(key)
+        return original(key)
+
+    store.get_bytes = recording  # type: ignore[method-assign]
+    try:
+        yield reads
+    finally:
+        del store.get_bytes
 
 
 def _as_old_manifest(vs: VersionStore, m: Manifest) -> Manifest:
@@ -114,18 +133,8 @@ def test_each_commit_leaves_a_committed_marker_and_the_runs_come_from_names(stor
     for run in ("r1", "r2", "r3"):
         vs.commit("news", _shards(store, run, 5), code_version="t", run_id=run)
     assert sorted(store.list_children(committed_prefix("news"))) == ["v1=r1", "v2=r2", "v3=r3"]
-    reads: list[str] = []
-    original = store.get_bytes
-
-    def counting(key: str) -> bytes:
-        reads.append(key)
-        return original(key)
-
-    store.get_bytes = counting  # type: ignore[method-assign]
-    try:
+    with _recorded_reads(store) as reads:
         assert committed_runs(vs, "news") == {"r1", "r2", "r3"}
-    finally:
-        del store.get_bytes
     assert reads == []
 
 
@@ -160,18 +169,8 @@ def test_pull_reads_each_shard_list_once(store: ObjectStore, tmp_path: Path) -> 
     vs = VersionStore(store)
     vs.commit("news", _shards(store, "r1", 40), code_version="t", run_id="r1")
     m = vs.commit("news", _shards(store, "r2", 30), code_version="t", run_id="r2")
-    reads: list[str] = []
-    original = store.get_bytes
-
-    def counting(key: str) -> bytes:
-        reads.append(key)
-        return original(key)
-
-    store.get_bytes = counting  # type: ignore[method-assign]
-    try:
+    with _recorded_reads(store) as reads:
         report = pull_version(vs, m, tmp_path / "out", where="lang = 'vi'")
-    finally:
-        del store.get_bytes
     list_reads = [k for k in reads if "/shardlists/" in k]
     assert sorted(list_reads) == sorted(r.key for r in m.shard_lists)
     assert report.rows_written == 35  # every odd id of 40 + 30
