@@ -33,6 +33,12 @@ class RetryPolicy(BaseModel):
     #: restart, so the user hears about it in about a second rather than after the full
     #: budget. Once a request has got through, every failure gets ``max_attempts``.
     first_contact_attempts: int = Field(4, ge=1, le=50)
+    #: Give up once this many seconds have passed since the first attempt, even with attempts
+    #: left (the time spent inside attempts counts: a request stalled until its read timeout
+    #: uses the budget too). None: only the attempts bound it. A scheduler with a task
+    #: timeout sets it below that timeout, so a dead store fails the task with this error
+    #: instead of the scheduler killing it mid-write.
+    deadline_s: float | None = Field(None, gt=0, le=86_400)
 
     def delay(self, attempt: int, rng: random.Random = random._inst) -> float:  # type: ignore[attr-defined]
         """Sleep before retry number ``attempt`` (1-based)."""
@@ -43,9 +49,12 @@ class RetryPolicy(BaseModel):
 class RetryBudgetExhausted(Exception):
     """A transient failure lasted through every attempt; ``last`` is the final error."""
 
-    def __init__(self, what: str, last: BaseException, attempts: int, elapsed_s: float) -> None:
+    def __init__(self, what: str, last: BaseException, attempts: int, elapsed_s: float,
+                 deadline_s: float | None = None) -> None:
         self.what, self.last, self.attempts, self.elapsed_s = what, last, attempts, elapsed_s
-        super().__init__(f"{what} failed {attempts} times over {elapsed_s:.1f}s "
+        self.deadline_s = deadline_s
+        within = f", stopped by its {deadline_s:g}s deadline" if deadline_s is not None else ""
+        super().__init__(f"{what} failed {attempts} times over {elapsed_s:.1f}s{within} "
                          f"({type(last).__name__})")
 
 
@@ -62,15 +71,18 @@ def call_with_retry(
     sleep: Callable[[float], None] = time.sleep,
     attempts_for: Callable[[BaseException], int] | None = None,
     describe: Callable[[BaseException], str] = _default_describe,
+    clock: Callable[[], float] = time.monotonic,
 ) -> T:
     """Run ``fn``; retry it while it fails transiently.
 
     A permanent error is re-raised as it is; a transient one that lasts through every
     attempt raises RetryBudgetExhausted (chained to it). ``attempts_for`` may lower the
-    attempt budget for a given error (the S3 store's first contact does). The first retry
-    logs one WARNING, later ones DEBUG, so an outage is announced once, not per attempt.
+    attempt budget for a given error (the S3 store's first contact does). With
+    ``policy.deadline_s``, a retry whose wait would end past the deadline is not made. The
+    first retry logs one WARNING, later ones DEBUG, so an outage is announced once, not per
+    attempt.
     """
-    attempt, started = 1, time.monotonic()
+    attempt, started = 1, clock()
     while True:
         try:
             result = fn()
@@ -78,17 +90,18 @@ def call_with_retry(
             if not is_transient(exc):
                 raise
             budget = attempts_for(exc) if attempts_for else policy.max_attempts
-            if attempt >= budget:
-                raise RetryBudgetExhausted(what, exc, attempt,
-                                           time.monotonic() - started) from exc
             wait = policy.delay(attempt)
+            elapsed = clock() - started
+            late = policy.deadline_s is not None and elapsed + wait > policy.deadline_s
+            if attempt >= budget or late:
+                raise RetryBudgetExhausted(what, exc, attempt, elapsed,
+                                           deadline_s=policy.deadline_s if late else None) from exc
             _log_retry(what, describe(exc), attempt, budget, wait)
             sleep(wait)
             attempt += 1
         else:
             if attempt > 1:
-                log.info("%s succeeded on attempt %d after %.1fs", what, attempt,
-                         time.monotonic() - started)
+                log.info("%s succeeded on attempt %d after %.1fs", what, attempt, clock() - started)
             return result
 
 

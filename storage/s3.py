@@ -152,6 +152,21 @@ class S3Timeouts(BaseModel):
                 f"600 / 3600): {exc.errors()[0]['msg']}") from None
 
 
+def retry_policy_from_env() -> RetryPolicy:
+    """The default retry policy, with KHO_S3_RETRY_ATTEMPTS (attempts per request, 1-50) and
+    KHO_S3_RETRY_DEADLINE_S (seconds from a request's first attempt after which it is not
+    retried again) when set: how long a worker keeps trying a store that does not answer."""
+    given = {field: os.environ[var] for field, var in
+             (("max_attempts", "KHO_S3_RETRY_ATTEMPTS"), ("deadline_s", "KHO_S3_RETRY_DEADLINE_S"))
+             if os.environ.get(var)}
+    try:
+        return RetryPolicy(**given)
+    except ValidationError as exc:
+        raise StoreConfigError(
+            "KHO_S3_RETRY_ATTEMPTS must be a whole number 1-50 and KHO_S3_RETRY_DEADLINE_S seconds "
+            f"> 0 (at most 86400): {exc.errors()[0]['msg']}") from None
+
+
 def _env_first(*names: str) -> str | None:
     for name in names:
         value = os.environ.get(name)
@@ -185,7 +200,7 @@ class S3Store(ObjectStore):
             )
         self.endpoint, self.bucket, self.secure, self.region = endpoint, bucket, secure, region
         self.prefix = prefix.strip("/")
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or retry_policy_from_env()
         scheme = "https" if secure else "http"
         self.uri = f"s3://{bucket}/{self.prefix}?endpoint={scheme}://{endpoint}".replace("/?", "?")
         # Our own retry loop owns retries; urllib3 must not retry underneath it.
@@ -249,7 +264,8 @@ class S3Store(ObjectStore):
     def _gave_up(self, target: str, out: RetryBudgetExhausted) -> StoreError:
         """One line naming the endpoint, what kept happening and for how long."""
         cause = describe_failure(out.last)
-        tried = f"{out.attempts} attempts over {out.elapsed_s:.1f}s"
+        tried = f"{out.attempts} attempts over {out.elapsed_s:.1f}s" + (
+            f" (KHO_S3_RETRY_DEADLINE_S={out.deadline_s:g})" if out.deadline_s is not None else "")
         reason = getattr(out.last, "reason", None) or out.last
         # ConnectTimeoutError covers refused and unknown hosts too (NewConnectionError).
         if isinstance(reason, (urllib3.exceptions.ConnectTimeoutError, ConnectionRefusedError)):

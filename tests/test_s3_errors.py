@@ -24,6 +24,7 @@ import pytest
 from storage.errors import (
     BucketNotFoundError,
     EndpointNotS3Error,
+    StoreConfigError,
     StoreUnreachableError,
     TransientStoreError,
 )
@@ -209,3 +210,47 @@ def test_cli_prints_a_down_server_as_one_warning_and_one_error(closed_port: int)
                                "(connection refused); retrying")
     assert lines[1].startswith(f"error: cannot reach S3 endpoint http://127.0.0.1:{closed_port}")
     assert "Traceback" not in result.stderr and "urllib3" not in result.stderr
+
+
+def test_a_retry_deadline_stops_retrying_before_the_attempts_run_out() -> None:
+    from storage.retry import RetryBudgetExhausted, call_with_retry
+
+    now = [0.0]
+    calls = []
+
+    def fail() -> None:
+        calls.append(now[0])
+        now[0] += 2.0  # each attempt takes 2 s (a stalled request until its read timeout)
+        raise TimeoutError("stalled")
+
+    policy = RetryPolicy(max_attempts=20, base_delay_s=1.0, max_delay_s=1.0, deadline_s=10.0)
+    with pytest.raises(RetryBudgetExhausted) as err:
+        call_with_retry(fail, is_transient=lambda e: True, policy=policy, what="put k",
+                        sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0])
+    # attempts start at 0, 2.5-3, 5-6 and 7.5-9 s; after the 4th (ending at 9.5-11 s) the
+    # next wait would end past 10 s, so the 16 attempts left are not made
+    assert len(calls) == 4 and err.value.attempts == 4
+    assert err.value.deadline_s == 10.0 and "10s deadline" in str(err.value)
+    assert all(t <= 10.0 for t in calls)
+
+
+def test_the_retry_deadline_and_attempts_come_from_the_environment(monkeypatch) -> None:
+    from storage.s3 import retry_policy_from_env
+
+    monkeypatch.setenv("KHO_S3_RETRY_ATTEMPTS", "20")
+    monkeypatch.setenv("KHO_S3_RETRY_DEADLINE_S", "1")
+    server = WebServer(status=503, title="503 Service Temporarily Unavailable")
+    try:
+        store = _store(server.endpoint, retry=retry_policy_from_env(), region="us-east-1")
+        with pytest.raises(TransientStoreError) as err:
+            store.put_bytes("k", b"1")
+        assert 2 <= server.requests < 20
+        assert "KHO_S3_RETRY_DEADLINE_S=1" in str(err.value)
+    finally:
+        server.stop()
+    for var, value in (("KHO_S3_RETRY_ATTEMPTS", "many"), ("KHO_S3_RETRY_DEADLINE_S", "0")):
+        monkeypatch.setenv(var, value)
+        with pytest.raises(StoreConfigError, match="KHO_S3_RETRY_ATTEMPTS must be"):
+            retry_policy_from_env()
+        monkeypatch.delenv(var)
+    assert retry_policy_from_env() == RetryPolicy()
