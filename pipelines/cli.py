@@ -154,8 +154,9 @@ def datasets_show(spec: Annotated[str, typer.Argument(help="NAME[@REF], REF a ve
     """Show one version: its lineage (the last --lineage parent versions and the runs that
     made them), their sources, totals by modality and format, and the Merkle root.
 
-    The totals come from the manifest alone, so a version of 10^8 shards shows as fast as one
-    of ten (versions committed before per-format totals existed read their shard lists)."""
+    The totals come from the manifest alone: showing a version reads its manifest and those
+    of the versions listed, never its shard lists (versions committed before per-format
+    totals existed do read their lists)."""
     vs = _versions(store)
     m = vs.manifest(VersionRef.parse(spec))
     if as_json:
