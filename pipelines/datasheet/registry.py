@@ -148,9 +148,13 @@ class SheetContext:
         return acc
 
     def batches(self, shards: list[ShardInfo], columns: list[str],
-                batch_size: int = 4096) -> Iterator[pa.RecordBatch]:
+                batch_size: int = 1024) -> Iterator[pa.RecordBatch]:
         """Record batches of the given Parquet objects, reading only ``columns`` (nested ones
-        as ``struct.field``); columns a shard lacks are left out of its batches."""
+        as ``struct.field``); columns a shard lacks are left out of its batches.
+
+        1,024 rows a batch: the scans turn each batch into Python rows (the text column too),
+        and at 4,096 the card written at commit peaked about 50 MB higher for no speed gain
+        (measured on a 20,000-document version)."""
         for shard in shards:
             with io.BufferedReader(_RangeFile(self.store, shard.key), buffer_size=1 << 20) as fh:
                 pf = pq.ParquetFile(fh)
