@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 from pipelines.capacity.planner import minio_set_size
 from pipelines.capacity.report import example_plan
 from pipelines.cli import app
-from storage.layout import (crawl_part_key, datasheet_prefix, gc_checkpoint_key, index_run_list_key, input_claim_key, ledger_key,
-                            manifest_key, ref_key, review_summary_key, run_info_key, run_lease_key, shard_prefix,
-                            shardlist_key)
+from storage.layout import (committed_marker_key, crawl_part_key, datasheet_prefix, gc_checkpoint_key,
+                            index_run_list_key, input_claim_key, ledger_key, manifest_key, ref_key,
+                            review_summary_key, run_info_key, run_lease_key, shard_prefix, shardlist_key)
 
 MINIO = Path(__file__).resolve().parent.parent / "deploy" / "minio"
 RUN = "20261203T081500Z-0123abcd"
@@ -134,7 +134,8 @@ def test_the_ingest_role_can_write_every_key_kho_writes() -> None:
             f"{shard_prefix('vi', 'text', RUN)}/part-00000-00000.parquet", run_info_key(RUN),
             ledger_key("vi", "src", "s3://x/y"), index_run_list_key("vi", RUN), run_lease_key("vi", RUN),
             input_claim_key("vi", "unit"), crawl_part_key("vi", "src", "c1", 0),
-            f"{datasheet_prefix('vi', 'v1')}/README.md", gc_checkpoint_key("vi")]
+            f"{datasheet_prefix('vi', 'v1')}/README.md", gc_checkpoint_key("vi"),
+            committed_marker_key("vi", "v1", RUN)]
     ingest = _policy("ingest")
     for key in keys:
         for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"):
