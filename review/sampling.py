@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from review.runs import ReviewItem, RunData, StoredRow, item_key, row_fields, row_media
+from review.runs import ReviewItem, RunData, StoredRow, item_key, iter_parquet, row_fields, row_media
 
 log = logging.getLogger(__name__)
 
@@ -188,10 +188,36 @@ def _item(run: RunData, queue: str, cand: _Candidate) -> ReviewItem:
         media=row_media(cand.stored))
 
 
+def _kept_ends(run: RunData, dup_ofs: set[str], hops: int = 4) -> dict[str, StoredRow]:
+    """For each id a duplicate points at, the kept record it leads to: itself when it is kept,
+    else the record that one was in turn dropped for, read from this run's duplicates table
+    (an exact copy of a record that near dedup then dropped for a better copy), at most
+    ``hops`` steps."""
+    found = run.find_kept(dup_ofs)
+    pending = {d: d for d in dup_ofs if d not in found}  # wanted id -> where the chain is now
+    for _ in range(hops):
+        if not pending:
+            break
+        current = sorted(set(pending.values()))
+        step = {}
+        for key in run.table_objects("duplicates"):
+            for row in iter_parquet(run.store, key, ["id", "dup_of"], filters=[("id", "in", current)]):
+                if row.get("dup_of"):
+                    step[row["id"]] = row["dup_of"]
+        pending = {want: step[cur] for want, cur in pending.items() if cur in step}
+        more = run.find_kept(set(pending.values()))
+        for want, cur in list(pending.items()):
+            if cur in more:
+                found[want] = more[cur]
+                del pending[want]
+    return found
+
+
 def _pair_items(run: RunData, queue: str, cands: list[_Candidate]) -> list[ReviewItem]:
     """Duplicate pairs: the dropped record, and the kept one it duplicates when found in this
-    version or an earlier one (else ``fields["other"]`` is None and ``other_missing`` says why)."""
-    others = run.find_kept(c.stored.row["dup_of"] for c in cands if c.stored.row.get("dup_of"))
+    version or an earlier one, following the run's duplicates table when that record was
+    itself dropped (else ``fields["other"]`` is None and ``other_missing`` says why)."""
+    others = _kept_ends(run, {c.stored.row["dup_of"] for c in cands if c.stored.row.get("dup_of")})
     items = []
     for cand in cands:
         item = _item(run, queue, cand)
