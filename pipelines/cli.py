@@ -506,6 +506,18 @@ def check_beam_args(args: list[str], own_options: Sequence[str] = (), command: s
         "pipeline options pass through, and anything after a bare `--` goes to Beam unchecked")
 
 
+def _beam_args_or_exit(ctx: typer.Context, **how: str) -> list[str]:
+    """A passthrough command's Beam options: the checked extra arguments, then everything after
+    a bare ``--``; an unknown option prints one error line and exits 2. ``how``: the
+    ``command`` and ``positional`` words of :func:`check_beam_args`'s messages."""
+    try:
+        checked = check_beam_args(list(ctx.args), _own_options(ctx), **how)
+    except UnknownOptionError as exc:
+        err_console.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
+        raise typer.Exit(2) from None
+    return checked + ctx.meta.get(_PASSTHROUGH, [])
+
+
 def _own_options(ctx: typer.Context) -> list[str]:
     return [o for p in ctx.command.params for o in (*p.opts, *p.secondary_opts) if o.startswith("-")]
 
@@ -558,12 +570,7 @@ def ingest(ctx: typer.Context,
     a bare `--`: `kho ingest my.yaml --runner=X -- --x_only_flag=1`.
     Inputs already ingested (the source's ledger) are skipped, so a rerun is idempotent.
     """
-    try:
-        beam_args = check_beam_args(list(ctx.args), _own_options(ctx))
-    except UnknownOptionError as exc:
-        err_console.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
-        raise typer.Exit(2) from None
-    _ingest(config, store, beam_args + ctx.meta.get(_PASSTHROUGH, []), create_bucket)
+    _ingest(config, store, _beam_args_or_exit(ctx), create_bucket)
 
 
 @app.command()
@@ -730,17 +737,12 @@ def sources_run(ctx: typer.Context,
     from pipelines.sources.registry import load_registry
     from pipelines.sources.run import run_source
 
-    try:
-        beam_args = check_beam_args(list(ctx.args), _own_options(ctx), command="kho sources run",
-                                    positional="one source name")
-    except UnknownOptionError as exc:
-        err_console.print(Text.assemble(("error: ", "red"), str(exc)), soft_wrap=True)
-        raise typer.Exit(2) from None
+    beam_args = _beam_args_or_exit(ctx, command="kho sources run", positional="one source name")
     reg = load_registry(registry)
     entry = reg.get(name)
     cfg = load_ingest_config(reg.path(entry.ingest))
     result = run_source(reg, name, open_store(store or cfg.store),
-                        beam_args=beam_args + ctx.meta.get(_PASSTHROUGH, []))
+                        beam_args=beam_args)
     for step in result.steps:
         console.print(f"{name}: {step}", markup=False, highlight=False)
 

@@ -192,25 +192,35 @@ def _kept_ends(run: RunData, dup_ofs: set[str], hops: int = 4) -> dict[str, Stor
     """For each id a duplicate points at, the kept record it leads to: itself when it is kept,
     else the record that one was in turn dropped for, read from this run's duplicates table
     (an exact copy of a record that near dedup then dropped for a better copy), at most
-    ``hops`` steps."""
+    ``hops`` steps. The chains are walked in the duplicates table alone; the kept shards are
+    searched once for the ids pointed at and once for every id the chains pass."""
     found = run.find_kept(dup_ofs)
-    pending = {d: d for d in dup_ofs if d not in found}  # wanted id -> where the chain is now
+    chains = {d: [d] for d in dup_ofs if d not in found}  # wanted id -> the ids its chain passes
+    if not chains:
+        return found
     for _ in range(hops):
-        if not pending:
+        step = _dropped_for(run, {chain[-1] for chain in chains.values()})
+        if not step:
             break
-        current = sorted(set(pending.values()))
-        step = {}
-        for key in run.table_objects("duplicates"):
-            for row in iter_parquet(run.store, key, ["id", "dup_of"], filters=[("id", "in", current)]):
-                if row.get("dup_of"):
-                    step[row["id"]] = row["dup_of"]
-        pending = {want: step[cur] for want, cur in pending.items() if cur in step}
-        more = run.find_kept(set(pending.values()))
-        for want, cur in list(pending.items()):
-            if cur in more:
-                found[want] = more[cur]
-                del pending[want]
+        for chain in chains.values():
+            if chain[-1] in step:
+                chain.append(step[chain[-1]])
+    more = run.find_kept({i for chain in chains.values() for i in chain[1:]})
+    for want, chain in chains.items():
+        hit = next((i for i in chain[1:] if i in more), None)
+        if hit is not None:
+            found[want] = more[hit]
     return found
+
+
+def _dropped_for(run: RunData, ids: set[str]) -> dict[str, str]:
+    """``id -> dup_of`` for those of ``ids`` this run dropped as duplicates."""
+    out = {}
+    for key in run.table_objects("duplicates"):
+        for row in iter_parquet(run.store, key, ["id", "dup_of"], filters=[("id", "in", sorted(ids))]):
+            if row.get("dup_of"):
+                out[row["id"]] = row["dup_of"]
+    return out
 
 
 def _pair_items(run: RunData, queue: str, cands: list[_Candidate]) -> list[ReviewItem]:

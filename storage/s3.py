@@ -141,30 +141,32 @@ class S3Timeouts(BaseModel):
     @classmethod
     def from_env(cls) -> "S3Timeouts":
         """The defaults, overridden by whichever of the two variables is set."""
-        given = {field: os.environ[var] for field, var in
-                 (("connect_s", "KHO_S3_CONNECT_TIMEOUT_S"), ("read_s", "KHO_S3_READ_TIMEOUT_S"))
-                 if os.environ.get(var)}
-        try:
-            return cls(**given)
-        except ValidationError as exc:
-            raise StoreConfigError(
-                "KHO_S3_CONNECT_TIMEOUT_S / KHO_S3_READ_TIMEOUT_S must be seconds > 0 (at most "
-                f"600 / 3600): {exc.errors()[0]['msg']}") from None
+        return _model_from_env(cls, {"connect_s": "KHO_S3_CONNECT_TIMEOUT_S", "read_s": "KHO_S3_READ_TIMEOUT_S"},
+                               "KHO_S3_CONNECT_TIMEOUT_S / KHO_S3_READ_TIMEOUT_S must be seconds > 0 (at most "
+                               "600 / 3600)")
 
 
 def retry_policy_from_env() -> RetryPolicy:
     """The default retry policy, with KHO_S3_RETRY_ATTEMPTS (attempts per request, 1-50) and
     KHO_S3_RETRY_DEADLINE_S (seconds from a request's first attempt after which it is not
     retried again) when set: how long a worker keeps trying a store that does not answer."""
-    given = {field: os.environ[var] for field, var in
-             (("max_attempts", "KHO_S3_RETRY_ATTEMPTS"), ("deadline_s", "KHO_S3_RETRY_DEADLINE_S"))
-             if os.environ.get(var)}
+    return _model_from_env(RetryPolicy, {"max_attempts": "KHO_S3_RETRY_ATTEMPTS",
+                                         "deadline_s": "KHO_S3_RETRY_DEADLINE_S"},
+                           "KHO_S3_RETRY_ATTEMPTS must be a whole number 1-50 and KHO_S3_RETRY_DEADLINE_S "
+                           "seconds > 0 (at most 86400)")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _model_from_env(cls: type[M], variables: dict[str, str], rule: str) -> M:
+    """``cls`` with its defaults, each field in ``variables`` (field -> environment variable)
+    taken from the environment when set; a bad value is a StoreConfigError saying ``rule``."""
+    given = {field: os.environ[var] for field, var in variables.items() if os.environ.get(var)}
     try:
-        return RetryPolicy(**given)
+        return cls(**given)
     except ValidationError as exc:
-        raise StoreConfigError(
-            "KHO_S3_RETRY_ATTEMPTS must be a whole number 1-50 and KHO_S3_RETRY_DEADLINE_S seconds "
-            f"> 0 (at most 86400): {exc.errors()[0]['msg']}") from None
+        raise StoreConfigError(f"{rule}: {exc.errors()[0]['msg']}") from None
 
 
 def _env_first(*names: str) -> str | None:

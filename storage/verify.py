@@ -82,7 +82,7 @@ def verify_version(vs: VersionStore, manifest: Manifest, *, workers: int = 8,
             root = shards_root((s.key, s.sha256) for s in shards)
             if root != listref.merkle_root:
                 report.problems.append((listref.key, "shard list Merkle root differs from the manifest"))
-            report.problems.extend((listref.key, p) for p in _list_totals_problems(listref, shards))
+            report.problems.extend((listref.key, p) for p in _list_totals_problems(listref, rows))
             roots.append(root)
             for shard, problem in zip(shards, pool.map(lambda s: _check_shard(vs, s, on_bytes), shards)):
                 report.shards_checked += 1
@@ -97,12 +97,12 @@ def verify_version(vs: VersionStore, manifest: Manifest, *, workers: int = 8,
     return report
 
 
-def _list_totals_problems(listref, shards: list[ShardInfo]) -> list[str]:
+def _list_totals_problems(listref, rows: list[dict]) -> list[str]:
     """Where the totals the manifest records for a list differ from the list (``formats`` is
     checked only where the manifest has it: older manifests predate it)."""
     from schemas.manifest import list_totals
 
-    want = list_totals([s.to_dict() for s in shards])
+    want = list_totals(rows)
     if listref.formats is None:
         want.pop("formats")
     return [f"manifest says {k}={getattr(listref, k)!r}, the shard list holds {v!r}"
