@@ -3,8 +3,11 @@ pipeline onto the modality-neutral core (pipelines/core/) cost no speed and no m
 
 Each commit is checked out as a git worktree under bench/work/ and run in its own process
 (``PYTHONPATH`` = that worktree), alternating commits run by run so that a busy machine slows
-both alike. The figure per commit is the fastest run (docs/s) and the highest peak resident
-memory of the run's process tree (workers included) over the repeats. The baseline is named:
+both alike. The figures per commit are the fastest run (docs/s), the fewest CPU seconds, and
+the highest and the median peak resident memory of the run's process tree (workers included)
+over the repeats (one run's peak varies by about 5 %, so the median is the steadier figure).
+Each commit runs with its own allocator settings: a MALLOC_ARENA_MAX of the caller's is not
+passed on (pipelines/malloc_arenas.py sets one for the commits that have it). The baseline is named:
 ``before`` (default 943ffe8, the last commit before the core). Results: bench/results/core.json.
 
     python -m bench.bench_core --docs 20000 --repeat 2 [--before SHA] [--after SHA]
@@ -16,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -91,7 +95,7 @@ def run_once(tree: Path, corpus: Path, store: Path, near: bool) -> dict:
     """One ingest in a child process; its wall time, the peak RSS of its process tree, and the
     CPU seconds of that tree (sampled every 0.25 s: a process's last quarter second may be
     missed), which a busy machine disturbs much less than wall time."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env = {**{k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}, "PYTHONPATH": str(tree)}
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(corpus), str(store), "1" if near else "0"],
                             cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     peak = [0]
@@ -145,6 +149,8 @@ def main() -> None:
             best = min(x["wall_s"] for x in rs)
             figures[f"{name}_{config}_docs_per_s"] = args.docs / best
             figures[f"{name}_{config}_peak_rss_mib"] = max(x["peak_rss_mib"] for x in rs)
+            figures[f"{name}_{config}_median_peak_rss_mib"] = statistics.median(x["peak_rss_mib"] for x in rs)
+            figures[f"{name}_{config}_all_peak_rss_mib"] = [round(x["peak_rss_mib"]) for x in rs]
             figures[f"{name}_{config}_all_wall_s"] = [round(x["wall_s"], 2) for x in rs]
             figures[f"{name}_{config}_docs_per_cpu_s"] = args.docs / min(x["cpu_s"] for x in rs)
             figures[f"{name}_{config}_all_cpu_s"] = [round(x["cpu_s"], 2) for x in rs]
@@ -157,12 +163,14 @@ def main() -> None:
                                                               / figures[f"before_{config}_docs_per_cpu_s"])
         ratio[f"{config}_memory_after_over_before"] = (figures[f"after_{config}_peak_rss_mib"]
                                                       / figures[f"before_{config}_peak_rss_mib"])
+        ratio[f"{config}_median_memory_after_over_before"] = (figures[f"after_{config}_median_peak_rss_mib"]
+                                                             / figures[f"before_{config}_median_peak_rss_mib"])
         ratio[f"{config}_same_outcomes"] = (figures[f"after_{config}_totals"] == figures[f"before_{config}_totals"])
     inputs = {"docs": args.docs, "files": args.files, "seed": args.seed, "repeat": args.repeat,
               "workers": WORKERS, "baseline": f"before = {trees['before'].name} (text pipeline before the core)",
               "after": trees["after"].name, "interleaved": True,
               "figure": "fastest run (docs/s), fewest CPU seconds of the run's process tree (docs per "
-                        "CPU second) and highest peak RSS of that tree over the repeats",
+                        "CPU second), and the highest and the median peak RSS of that tree over the repeats",
               "configs": {"full": "the default pipeline (near dedup on)", "no_near": "near dedup off"}}
     path = write_results("core", inputs, figures, ratio)
     print(json.dumps(ratio, indent=2))
