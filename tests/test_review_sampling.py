@@ -321,3 +321,39 @@ def test_cohens_kappa_shows_on_the_dashboard_once_two_annotators_judged_the_same
     page = lead.get(f"/runs/{run.run_id}/dashboard").text
     cell = re.search(r'<tr data-queue="kept">.*?<td class="kappa">([^<]*)</td>', page, re.S)
     assert cell and cell.group(1) == f"{_kappa(labels_a, labels_b):.2f}"
+
+
+class _ChainRun(RunData):
+    """A run whose kept records are ``kept`` and whose duplicates table is a real Parquet
+    object of (id, dup_of) rows: the chains the pair lookup follows, without a whole ingest."""
+
+    def __init__(self, store, kept: set[str], dup_key: str) -> None:
+        super().__init__(store, {"run_id": "r", "dataset": "d", "version": "v1"}, {})
+        self.kept_ids, self.dup_key = kept, dup_key
+
+    def table_objects(self, table: str) -> list[str]:
+        return [self.dup_key] if table == "duplicates" else []
+
+    def find_kept(self, ids):
+        from review.runs import StoredRow
+        return {i: StoredRow("kept.parquet", {"id": i}) for i in ids if i in self.kept_ids}
+
+
+def test_a_duplicate_of_a_dropped_record_leads_to_the_kept_end_of_its_chain(tmp_path: Path):
+    import pyarrow as pa
+
+    from review.sampling import _kept_ends
+    from storage.local import LocalStore
+
+    store = LocalStore(tmp_path)
+    # a -> b -> c (kept); x -> y -> z -> w -> v -> u (kept, 5 hops: past the bound);
+    # m -> n (n dropped for nothing recorded); k is kept itself
+    rows = {"a": "b", "b": "c", "x": "y", "y": "z", "z": "w", "w": "v", "v": "u", "m": "n"}
+    buf = pa.BufferOutputStream()
+    pq.write_table(pa.table({"id": list(rows), "dup_of": list(rows.values())}), buf)
+    store.put_bytes("runs/r/duplicates/part-0.parquet", buf.getvalue().to_pybytes())
+    run = _ChainRun(store, {"c", "u", "k"}, "runs/r/duplicates/part-0.parquet")
+    ends = _kept_ends(run, {"b", "x", "n", "k"}, hops=4)
+    assert {want: stored.row["id"] for want, stored in ends.items()} == {"b": "c", "k": "k"}
+    # with a bound long enough the long chain reaches its kept record too
+    assert _kept_ends(run, {"x"}, hops=5)["x"].row["id"] == "u"
