@@ -141,7 +141,9 @@ def run_ingest(cfg: BaseIngestConfig, store: ObjectStore, beam_args: list[str] |
     from pipelines.core.skeleton import build_ingest_pipeline
 
     modality = get_modality(cfg.modality)
-    if pipeline_options(beam_args or []).view_as(StandardOptions).runner in LOCAL_RUNNERS:
+    opts = pipeline_options(beam_args or [])
+    local = opts.view_as(StandardOptions).runner in LOCAL_RUNNERS
+    if local:
         # before the lease's heartbeat or any other thread: glibc fixes the limit at its
         # first extra arena (pipelines/malloc_arenas.py; ~15 % less memory)
         limit_malloc_arenas()
@@ -163,13 +165,11 @@ def run_ingest(cfg: BaseIngestConfig, store: ObjectStore, beam_args: list[str] |
                     "(a run killed hard frees its inputs after KHO_LEASE_TTL_S seconds)")
             log.info("nothing new to ingest: all %d inputs are in the ledger", len(skipped))
             return IngestResult(run_id, None, None, skipped, None, held)
-        opts = pipeline_options(beam_args or [])
         store.put_bytes(run_info_key(run_id), json_bytes(
             {"run_id": run_id, "dataset": cfg.dataset, "started": datetime.now(timezone.utc).isoformat(),
              "code_version": code_version(), "inputs": len(units),
              "runner": opts.view_as(StandardOptions).runner, "beam_args": recorded_args(beam_args or [])}),
             "application/json")
-        local = opts.view_as(StandardOptions).runner in LOCAL_RUNNERS
         progress_dir = tempfile.mkdtemp(prefix="kho-progress-") if local and on_progress else None
         p = beam.Pipeline(options=opts)
         build_ingest_pipeline(p, modality, cfg, store, [u.to_dict() for u in units], run_id,

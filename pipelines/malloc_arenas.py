@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ARENAS = 2
 _M_ARENA_MAX = -8  # glibc's mallopt parameter number for the arena limit (malloc.h)
-_applied: set[int] = set()
+_set_here: str | None = None  # the MALLOC_ARENA_MAX this module put in the environment
 
 
 class MallocArenasError(ValueError):
@@ -62,8 +62,9 @@ def limit_malloc_arenas(arenas: int | None = None) -> bool:
     Returns whether a limit was set. Nothing is done when ``MALLOC_ARENA_MAX`` is already in
     the environment (the user's choice, read by glibc at start), when the limit is 0, or when
     the C library is not glibc."""
+    global _set_here
     n = arenas_from_env() if arenas is None else arenas
-    if n in _applied and os.environ.get("MALLOC_ARENA_MAX") == str(n):
+    if _set_here is not None and os.environ.get("MALLOC_ARENA_MAX") == _set_here == str(n):
         return True
     if n == 0 or "MALLOC_ARENA_MAX" in os.environ:
         return False
@@ -73,5 +74,5 @@ def limit_malloc_arenas(arenas: int | None = None) -> bool:
     os.environ["MALLOC_ARENA_MAX"] = str(n)  # the SDK worker processes read it at their start
     if not libc.mallopt(_M_ARENA_MAX, n):
         log.debug("mallopt(M_ARENA_MAX, %d) was refused; only worker processes are limited", n)
-    _applied.add(n)
+    _set_here = str(n)
     return True

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
@@ -19,11 +20,12 @@ from sqlalchemy import select
 from review.app import create_app
 from review.db import Assignment, Item, ReviewDB
 from review.metrics import dashboard
-from review.runs import RAW_MEDIA, RunData, load_run
-from review.sampling import (DUPLICATES, KEPT, PII, QUARANTINE, available_queues, build_queues, hash_rank,
-                             reason_queue, sample_ids)
+from review.runs import RAW_MEDIA, RunData, StoredRow, load_run
+from review.sampling import (DUPLICATES, KEPT, PII, QUARANTINE, _kept_ends, available_queues, build_queues,
+                             hash_rank, reason_queue, sample_ids)
 from review.service import create_queue, judge, list_queues
 from review.settings import ReviewSettings
+from storage.local import LocalStore
 from storage.versions import VersionStore
 from tests.test_review_security import draw, logged_in, make_db, make_users
 
@@ -335,16 +337,10 @@ class _ChainRun(RunData):
         return [self.dup_key] if table == "duplicates" else []
 
     def find_kept(self, ids):
-        from review.runs import StoredRow
         return {i: StoredRow("kept.parquet", {"id": i}) for i in ids if i in self.kept_ids}
 
 
 def test_a_duplicate_of_a_dropped_record_leads_to_the_kept_end_of_its_chain(tmp_path: Path):
-    import pyarrow as pa
-
-    from review.sampling import _kept_ends
-    from storage.local import LocalStore
-
     store = LocalStore(tmp_path)
     # a -> b -> c (kept); x -> y -> z -> w -> v -> u (kept, 5 hops: past the bound);
     # m -> n (n dropped for nothing recorded); k is kept itself
